@@ -1,0 +1,256 @@
+"""Train a registered classifier on in-memory face arrays.
+
+Augmentation runs on the training device as batched tensor ops (affine warp, flip,
+brightness/contrast, random erasing), so a GPU is never starved by a CPU data loader and a CPU
+run needs no worker processes. Checkpoints are written every epoch; `resume=True` continues.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from fer.data.datasets import FaceArrays
+from fer.models import create_model, get_spec
+
+
+@dataclass
+class TrainConfig:
+    model: str = "resnet_s"
+    epochs: int = 60
+    batch_size: int = 128
+    lr: float = 0.1
+    weight_decay: float = 5e-4
+    optimizer: str = "sgd"  # sgd | adamw
+    schedule: str = "onecycle"  # onecycle | cosine
+    label_smoothing: float = 0.1
+    imbalance: str = "none"  # none | class_weights | focal | oversample
+    imbalance_power: float = 0.5  # 1 = inverse frequency, 0.5 = its square root (milder)
+    focal_gamma: float = 2.0
+    soft_targets: bool = False  # FER+ vote distributions as targets
+    ema_decay: float = 0.999
+    rotate_deg: float = 15.0
+    scale: float = 0.15
+    shift: float = 0.1
+    erase_p: float = 0.5
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
+    """Batched augmentation of (B, 1, H, W) floats in [0, 1]; the same on CPU and GPU."""
+    b, dev = x.shape[0], x.device
+
+    def u(*shape):  # uniform in [-1, 1)
+        return torch.rand(*shape, generator=gen, device=dev) * 2 - 1
+
+    flip = torch.rand(b, generator=gen, device=dev) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    ang = u(b) * math.radians(cfg.rotate_deg)
+    s = 1 + u(b) * cfg.scale
+    t = u(b, 2) * cfg.shift * 2  # affine_grid coordinates span [-1, 1]
+    theta = torch.stack([
+        torch.stack([ang.cos() / s, -ang.sin() / s, t[:, 0]], 1),
+        torch.stack([ang.sin() / s, ang.cos() / s, t[:, 1]], 1),
+    ], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    mean = x.mean((1, 2, 3), keepdim=True)
+    x = ((x - mean) * (1 + 0.3 * u(b, 1, 1, 1)) + mean + 0.15 * u(b, 1, 1, 1)).clamp(0, 1)
+    if cfg.erase_p > 0:
+        h, w = x.shape[-2:]
+        area = (0.02 + 0.18 * torch.rand(b, generator=gen, device=dev)) * h * w
+        ratio = torch.exp(u(b) * math.log(3))
+        eh = (area * ratio).sqrt().clamp(max=h)
+        ew = (area / ratio).sqrt().clamp(max=w)
+        cy = torch.rand(b, generator=gen, device=dev) * h
+        cx = torch.rand(b, generator=gen, device=dev) * w
+        yy = torch.arange(h, device=dev)[None, :, None]
+        xx = torch.arange(w, device=dev)[None, None, :]
+        box = ((yy - cy[:, None, None]).abs() < eh[:, None, None] / 2) & (
+            (xx - cx[:, None, None]).abs() < ew[:, None, None] / 2)
+        on = torch.rand(b, generator=gen, device=dev) < cfg.erase_p
+        noise = torch.rand(x.shape, generator=gen, device=dev)
+        x = torch.where((box & on[:, None, None])[:, None], noise, x)
+    return x
+
+
+def normalise(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    m = torch.tensor(mean, device=x.device).view(1, -1, 1, 1)
+    s = torch.tensor(std, device=x.device).view(1, -1, 1, 1)
+    return (x - m) / s
+
+
+def class_weights(labels: np.ndarray, n_classes: int, power: float) -> np.ndarray:
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    w = (counts.sum() / np.maximum(counts, 1) / n_classes) ** power
+    return (w / (w * counts).sum() * counts.sum()).astype(np.float32)  # mean weight per sample = 1
+
+
+def loss_fn(logits, target, cfg: TrainConfig, weight: torch.Tensor | None) -> torch.Tensor:
+    if cfg.imbalance == "focal":
+        logp = F.log_softmax(logits.float(), 1)
+        tgt = target if target.dim() == 2 else F.one_hot(target, logits.shape[1]).float()
+        tgt = tgt * (1 - cfg.label_smoothing) + cfg.label_smoothing / logits.shape[1]
+        pt = (logp.exp() * tgt).sum(1)
+        return ((1 - pt) ** cfg.focal_gamma * -(tgt * logp).sum(1)).mean()
+    w = weight if cfg.imbalance == "class_weights" else None
+    return F.cross_entropy(logits.float(), target, weight=w, label_smoothing=cfg.label_smoothing)
+
+
+@torch.inference_mode()
+def predict_logits(model, images: np.ndarray, mean, std, device, batch: int = 512, flip_tta: bool = False,
+                   amp: bool = False) -> np.ndarray:
+    """Logits for (N, H, W) uint8 images, optionally averaged with the mirrored image."""
+    model.eval()
+    out = []
+    for s in range(0, len(images), batch):
+        x = torch.from_numpy(images[s : s + batch]).to(device).float().div(255).unsqueeze(1)
+        x = normalise(x, mean, std)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
+            y = model(x).float()
+            if flip_tta:
+                y = (y + model(x.flip(-1)).float()) / 2
+        out.append(y.cpu())
+    return torch.cat(out).numpy()
+
+
+def train(cfg: TrainConfig, train_set: FaceArrays, val_set: FaceArrays, out_dir: str | Path,
+          resume: bool = False, progress: bool = True) -> dict:
+    """Train, keep the best epoch by validation accuracy (EMA weights), return its summary."""
+    from tqdm import tqdm
+
+    from fer.weights import save_weights
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    device = resolve_device(cfg.device)
+    spec = get_spec(cfg.model)
+    n_classes = len(train_set.label_names)
+    model = create_model(cfg.model, n_classes).to(device).to(memory_format=torch.channels_last)
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True,
+                              weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps = math.ceil(len(train_set) / cfg.batch_size)
+    if cfg.schedule == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps,
+                                                    pct_start=0.15)
+    else:
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs * steps)
+
+    images = torch.from_numpy(train_set.images).to(device)
+    labels = torch.from_numpy(train_set.labels).to(device)
+    soft = torch.from_numpy(train_set.soft).to(device) if cfg.soft_targets and train_set.soft is not None else None
+    cw = class_weights(train_set.labels, n_classes, cfg.imbalance_power)
+    weight = torch.from_numpy(cw).to(device)
+    sample_w = torch.from_numpy(cw[train_set.labels]).to(device)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+
+    start, best, history = 0, {"val_acc": -1.0}, []
+    ckpt = out_dir / "last.pt"
+    if resume and ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        gen.set_state(state["gen"].cpu() if device.type == "cpu" else state["gen"])
+        start, best, history = state["epoch"] + 1, state["best"], state["history"]
+
+    for epoch in range(start, cfg.epochs):
+        model.train()
+        t0 = time.time()
+        if cfg.imbalance == "oversample":
+            order = torch.multinomial(sample_w, len(train_set), replacement=True, generator=gen)
+        else:
+            order = torch.randperm(len(train_set), generator=gen, device=device)
+        total, seen = 0.0, 0
+        bar = tqdm(range(steps), desc=f"{cfg.model} {epoch + 1}/{cfg.epochs}", disable=not progress or not sys.stderr.isatty(),
+                   leave=False, mininterval=2)
+        for i in bar:
+            idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
+            x = images[idx].float().div(255).unsqueeze(1)
+            x = normalise(augment(x, cfg, gen), spec.mean, spec.std).contiguous(
+                memory_format=torch.channels_last)
+            target = soft[idx] if soft is not None else labels[idx]
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"):
+                logits = model(x)
+            loss = loss_fn(logits, target, cfg, weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            ema.update_parameters(model)
+            total += loss.item() * len(idx) if i % 20 == 0 else 0.0
+            seen += len(idx) if i % 20 == 0 else 0
+            if i % 20 == 0:
+                bar.set_postfix(loss=f"{total / max(seen, 1):.3f}")
+        logits = predict_logits(ema.module, val_set.images, spec.mean, spec.std, device, amp=cfg.amp)
+        val_acc = float((logits.argmax(1) == val_set.labels).mean())
+        rec = {"epoch": epoch + 1, "train_loss": total / max(seen, 1), "val_acc": val_acc,
+               "lr": sched.get_last_lr()[0], "seconds": time.time() - t0}
+        history.append(rec)
+        if val_acc > best["val_acc"]:
+            best = dict(rec)
+            save_weights(ema.module, out_dir / "best.safetensors")
+        torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                    "sched": sched.state_dict(), "gen": gen.get_state(), "epoch": epoch, "best": best,
+                    "history": history, "config": asdict(cfg)}, out_dir / "last.pt.tmp")
+        (out_dir / "last.pt.tmp").replace(ckpt)
+        (out_dir / "history.json").write_text(json.dumps({"config": asdict(cfg), "best": best,
+                                                          "history": history}, indent=1))
+        if progress:
+            print(f"epoch {epoch + 1}/{cfg.epochs} loss {rec['train_loss']:.3f} val_acc {val_acc:.4f} "
+                  f"best {best['val_acc']:.4f} ({rec['seconds']:.1f}s)", flush=True)
+    return {"config": asdict(cfg), "best": best, "history": history}
+
+
+def measure_epoch_seconds(cfg: TrainConfig, train_set: FaceArrays, n_val: int, steps: int = 30) -> float:
+    """Time a few real training steps (after warm-up) to size the run to a time budget."""
+    device = resolve_device(cfg.device)
+    spec = get_spec(cfg.model)
+    model = create_model(cfg.model, len(train_set.label_names)).to(device).to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    gen = torch.Generator(device=device).manual_seed(0)
+    images = torch.from_numpy(train_set.images[: cfg.batch_size * 4]).to(device)
+    labels = torch.from_numpy(train_set.labels[: cfg.batch_size * 4]).to(device)
+
+    def step(i):
+        sl = slice((i % 4) * cfg.batch_size, (i % 4 + 1) * cfg.batch_size)
+        x = normalise(augment(images[sl].float().div(255).unsqueeze(1), cfg, gen), spec.mean, spec.std)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"):
+            loss = F.cross_entropy(model(x.contiguous(memory_format=torch.channels_last)).float(), labels[sl])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    for i in range(5):
+        step(i)
+    t = time.time()
+    for i in range(steps):
+        step(i)
+    per_step = (time.time() - t) / steps
+    n_steps = math.ceil(len(train_set) / cfg.batch_size) + math.ceil(n_val / 512) * 0.5
+    return per_step * n_steps * 1.1  # EMA update and bookkeeping
