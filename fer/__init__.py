@@ -1,0 +1,41 @@
+"""Facial emotion recognition: faces in, per-face emotion probabilities out.
+
+    from fer import EmotionRecognizer
+    faces = EmotionRecognizer().analyze("photo.jpg")
+
+Imports are lazy so that `import fer` (and `python -m fer --help`) stays fast.
+Probabilities describe visible expressions, not feelings; see the model card for limits.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "EmotionRecognizer": "fer.recognizer",
+    "EmotionClassifier": "fer.classifier",
+    "FaceDetector": "fer.detection",
+    "DetectorConfig": "fer.detection",
+    "EmotionPipeline": "fer.pipeline",
+    "PipelineConfig": "fer.pipeline",
+    "FrameResult": "fer.pipeline",
+    "Face": "fer.results",
+    "FaceEmotion": "fer.results",
+    "IoUTracker": "fer.tracking",
+    "EmotionSmoother": "fer.smoothing",
+    "EmotionAnnotator": "fer.annotate",
+    "ImageError": "fer.imageio",
+    "load_image": "fer.imageio",
+    "FER2013_LABELS": "fer.labels",
+    "FERPLUS_LABELS": "fer.labels",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'fer' has no attribute {name!r}")

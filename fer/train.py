@@ -47,6 +47,18 @@ class TrainConfig:
     amp: bool = True
 
 
+def use_amp(cfg_amp: bool, device: torch.device) -> bool:
+    """bf16 autocast on CUDA, and on CPUs with native bf16 (AMX/AVX-512 BF16), where it halves step time."""
+    if not cfg_amp:
+        return False
+    if device.type == "cuda":
+        return True
+    try:
+        return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -123,7 +135,7 @@ def predict_logits(model, images: np.ndarray, mean, std, device, batch: int = 51
     for s in range(0, len(images), batch):
         x = torch.from_numpy(images[s : s + batch]).to(device).float().div(255).unsqueeze(1)
         x = normalise(x, mean, std)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             y = model(x).float()
             if flip_tta:
                 y = (y + model(x.flip(-1)).float()) / 2
@@ -166,6 +178,7 @@ def train(cfg: TrainConfig, train_set: FaceArrays, val_set: FaceArrays, out_dir:
     weight = torch.from_numpy(cw).to(device)
     sample_w = torch.from_numpy(cw[train_set.labels]).to(device)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    amp = use_amp(cfg.amp, device)
 
     start, best, history = 0, {"val_acc": -1.0}, []
     ckpt = out_dir / "last.pt"
@@ -194,7 +207,7 @@ def train(cfg: TrainConfig, train_set: FaceArrays, val_set: FaceArrays, out_dir:
             x = normalise(augment(x, cfg, gen), spec.mean, spec.std).contiguous(
                 memory_format=torch.channels_last)
             target = soft[idx] if soft is not None else labels[idx]
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 logits = model(x)
             loss = loss_fn(logits, target, cfg, weight)
             opt.zero_grad(set_to_none=True)
@@ -206,7 +219,7 @@ def train(cfg: TrainConfig, train_set: FaceArrays, val_set: FaceArrays, out_dir:
             seen += len(idx) if i % 20 == 0 else 0
             if i % 20 == 0:
                 bar.set_postfix(loss=f"{total / max(seen, 1):.3f}")
-        logits = predict_logits(ema.module, val_set.images, spec.mean, spec.std, device, amp=cfg.amp)
+        logits = predict_logits(ema.module, val_set.images, spec.mean, spec.std, device, amp=amp)
         val_acc = float((logits.argmax(1) == val_set.labels).mean())
         rec = {"epoch": epoch + 1, "train_loss": total / max(seen, 1), "val_acc": val_acc,
                "lr": sched.get_last_lr()[0], "seconds": time.time() - t0}
@@ -239,7 +252,7 @@ def measure_epoch_seconds(cfg: TrainConfig, train_set: FaceArrays, n_val: int, s
     def step(i):
         sl = slice((i % 4) * cfg.batch_size, (i % 4 + 1) * cfg.batch_size)
         x = normalise(augment(images[sl].float().div(255).unsqueeze(1), cfg, gen), spec.mean, spec.std)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp(cfg.amp, device)):
             loss = F.cross_entropy(model(x.contiguous(memory_format=torch.channels_last)).float(), labels[sl])
         opt.zero_grad()
         loss.backward()

@@ -50,3 +50,28 @@ class ModelCard:
 def card_path(weights_path: str | Path) -> Path:
     p = Path(weights_path)
     return p.with_name(p.name.removesuffix(".safetensors") + ".json")
+
+
+# The weights `EmotionRecognizer()` loads when none are named.
+DEFAULT_WEIGHTS = "fer2013_resnet_m"
+
+
+def weights_path(name_or_path: str | Path) -> Path:
+    """A shipped weights name ('fer2013_resnet_m') or a path to a .safetensors file."""
+    p = Path(name_or_path)
+    if p.suffix == ".safetensors" or p.exists():
+        return p
+    return WEIGHTS_DIR / f"{name_or_path}.safetensors"
+
+
+def default_weights() -> Path:
+    return weights_path(DEFAULT_WEIGHTS)
+
+
+def list_weights(folder: str | Path = WEIGHTS_DIR) -> list[str]:
+    """Names of the weights files that have a model card beside them."""
+    return sorted(p.stem for p in Path(folder).glob("*.safetensors") if card_path(p).is_file())
+
+
+def write_card(path: str | Path, card: dict) -> None:
+    Path(path).write_text(json.dumps(card, indent=2) + "\n")

@@ -6,7 +6,6 @@ targets for FER+), so training and evaluation never care which layout the data c
 
 from __future__ import annotations
 
-import ast
 import csv
 import io
 from dataclasses import dataclass, field
@@ -208,7 +207,3 @@ def load_class_folders(root: str | Path, label_names: tuple[str, ...] = FER2013_
     return FaceArrays(np.stack(images), np.asarray(labels, np.int64), tuple(label_names), names,
                       skipped=skipped)
 
-
-def parse_box(text: str) -> tuple[int, int, int, int]:
-    """FER+ face box column, '(x, y, w, h)'."""
-    return tuple(int(v) for v in ast.literal_eval(text))

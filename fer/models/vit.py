@@ -32,5 +32,5 @@ class TinyViT(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t = self.patch_embed(x).flatten(2).transpose(1, 2)
-        t = torch.cat([self.cls.expand(len(t), -1, -1), t], 1) + self.pos
+        t = torch.cat([self.cls.expand(t.shape[0], -1, -1), t], 1) + self.pos
         return self.head(self.norm(self.encoder(t))[:, 0])

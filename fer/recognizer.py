@@ -1,0 +1,62 @@
+"""The public entry point: image in, one `FaceEmotion` per face out.
+
+frame -> detect (MTCNN) -> align (eyes level, FER-2013 geometry) -> classify -> FaceEmotion.
+Tracking and smoothing over time live in `fer.tracking` and `fer.smoothing`, because a photo
+has no time axis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fer.align import align_faces
+from fer.classifier import EmotionClassifier
+from fer.detection import DetectorConfig, FaceDetector
+from fer.imageio import ImageInput, load_image
+from fer.results import Face, FaceEmotion
+
+
+class EmotionRecognizer:
+    """Detects every face in an image and returns its emotion probabilities.
+
+    Probabilities describe the visible expression in one frame; they are not a reading of
+    what a person feels, and must not be used on their own to judge people.
+    """
+
+    def __init__(self, weights: str | Path | None = None, device: str = "cpu", backend: str = "auto",
+                 min_score: float = 0.9, min_face_size: int = 20, detect_max_side: int = 640,
+                 flip_tta: bool = False, detector: FaceDetector | None = None,
+                 classifier: EmotionClassifier | None = None):
+        self.classifier = classifier or EmotionClassifier(weights, backend=backend, device=device,
+                                                          flip_tta=flip_tta)
+        self.detector = detector or FaceDetector(
+            DetectorConfig(min_score=min_score, min_face_size=min_face_size, max_side=detect_max_side),
+            device=device)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.classifier.labels
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        return self.detector.detect(image)
+
+    def classify(self, image: np.ndarray, faces: list[Face]) -> list[FaceEmotion]:
+        """Emotions for faces already found (e.g. by a tracker that skips detection on some frames)."""
+        if not faces:
+            return []
+        crops = align_faces(image, faces, self.classifier.input_size)
+        probs = self.classifier.predict_proba(crops)
+        return [FaceEmotion.from_face(f, self.labels, p) for f, p in zip(faces, probs)]
+
+    def analyze(self, image: ImageInput) -> list[FaceEmotion]:
+        """All faces, left to right; [] when there is none. Raises `ImageError` on unusable input."""
+        rgb = load_image(image)
+        return self.classify(rgb, self.detect(rgb))
+
+    def classify_crop(self, crop: ImageInput) -> dict[str, float]:
+        """Probabilities for an image that is already a face crop (as in FER-2013)."""
+        rgb = load_image(crop)
+        face = Face((0.0, 0.0, float(rgb.shape[1]), float(rgb.shape[0])), 1.0)
+        return self.classify(rgb, [face])[0].probs

@@ -1,0 +1,86 @@
+"""Typed results that flow through the pipeline: frame -> Face -> FaceEmotion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels of the analysed image
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face. Landmarks are (5, 2): eye, eye, nose, mouth corner, mouth corner
+    (image-left first), in the same pixel coordinates as the box."""
+
+    box: Box
+    score: float
+    landmarks: np.ndarray = field(default_factory=lambda: np.full((5, 2), np.nan, np.float32))
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return ((self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2)
+
+    @property
+    def has_landmarks(self) -> bool:
+        return bool(np.isfinite(self.landmarks).all())
+
+
+@dataclass(frozen=True)
+class FaceEmotion:
+    """A face plus its emotion probabilities (label -> probability, summing to 1).
+
+    `label` is the arg-max; callers that want an 'uncertain' state compare `confidence`
+    with their own threshold rather than having it baked in here.
+    """
+
+    box: Box
+    score: float
+    landmarks: np.ndarray
+    probs: dict[str, float]
+    label: str
+    track_id: int | None = None
+
+    @classmethod
+    def from_face(cls, face: Face, labels: tuple[str, ...], probs: np.ndarray,
+                  track_id: int | None = None) -> "FaceEmotion":
+        p = {lab: float(v) for lab, v in zip(labels, probs)}
+        return cls(face.box, face.score, face.landmarks, p, max(p, key=p.get), track_id)
+
+    @property
+    def face(self) -> Face:
+        return Face(self.box, self.score, self.landmarks)
+
+    @property
+    def confidence(self) -> float:
+        return self.probs[self.label]
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        return sorted(self.probs.items(), key=lambda kv: -kv[1])[:k]
+
+    def with_probs(self, probs: dict[str, float], track_id: int | None = None) -> "FaceEmotion":
+        """A copy with new (e.g. smoothed) probabilities; the label follows them."""
+        return replace(self, probs=dict(probs), label=max(probs, key=probs.get),
+                       track_id=self.track_id if track_id is None else track_id)
+
+    def to_dict(self) -> dict:
+        """JSON-ready: plain floats, rounded for readable exports."""
+        return {
+            "box": [round(float(v), 1) for v in self.box],
+            "score": round(float(self.score), 4),
+            "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in self.landmarks]
+            if np.isfinite(self.landmarks).all() else None,
+            "label": self.label,
+            "confidence": round(self.confidence, 4),
+            "probs": {k: round(v, 4) for k, v in self.probs.items()},
+            "track_id": self.track_id,
+        }

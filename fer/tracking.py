@@ -1,0 +1,73 @@
+"""Give each face a stable id across video frames, so smoothing and summaries are per person.
+
+Boxes are matched frame to frame by IoU with an optimal assignment; a track survives a few
+missed frames (a blink of the detector) before it is dropped. Ids are never reused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from fer.results import Box, FaceEmotion
+
+
+def iou_matrix(a: list[Box], b: list[Box]) -> np.ndarray:
+    if not a or not b:
+        return np.zeros((len(a), len(b)), np.float32)
+    a_, b_ = np.asarray(a, np.float32)[:, None], np.asarray(b, np.float32)[None]
+    iw = np.clip(np.minimum(a_[..., 2], b_[..., 2]) - np.maximum(a_[..., 0], b_[..., 0]), 0, None)
+    ih = np.clip(np.minimum(a_[..., 3], b_[..., 3]) - np.maximum(a_[..., 1], b_[..., 1]), 0, None)
+    inter = iw * ih
+    area = lambda x: (x[..., 2] - x[..., 0]) * (x[..., 3] - x[..., 1])  # noqa: E731
+    return inter / np.maximum(area(a_) + area(b_) - inter, 1e-6)
+
+
+@dataclass
+class _Track:
+    id: int
+    box: Box
+    missed: int = 0
+
+
+class IoUTracker:
+    """Frame-to-frame IoU tracker; `update` returns the faces with `track_id` set."""
+
+    def __init__(self, iou_threshold: float = 0.3, max_missed: int = 10):
+        self.iou_threshold = iou_threshold
+        self.max_missed = max_missed
+        self._tracks: list[_Track] = []
+        self._next_id = 1
+
+    def update(self, faces: list[FaceEmotion]) -> list[FaceEmotion]:
+        boxes = [f.box for f in faces]
+        iou = iou_matrix([t.box for t in self._tracks], boxes)
+        assigned: dict[int, int] = {}
+        if iou.size:
+            rows, cols = linear_sum_assignment(-iou)
+            assigned = {c: r for r, c in zip(rows, cols) if iou[r, c] >= self.iou_threshold}
+        matched_tracks = set(assigned.values())
+        for i, t in enumerate(self._tracks):
+            if i not in matched_tracks:
+                t.missed += 1
+        out = []
+        for j, face in enumerate(faces):
+            if j in assigned:
+                track = self._tracks[assigned[j]]
+                track.box, track.missed = face.box, 0
+            else:
+                track = _Track(self._next_id, face.box)
+                self._next_id += 1
+                self._tracks.append(track)
+            out.append(replace(face, track_id=track.id))
+        self._tracks = [t for t in self._tracks if t.missed <= self.max_missed]
+        return out
+
+    @property
+    def active_ids(self) -> list[int]:
+        return [t.id for t in self._tracks]
+
+    def reset(self) -> None:
+        self._tracks.clear()
