@@ -1,89 +1,45 @@
-"""`python -m fer ...`: one sub-command per task; each imports its heavy modules lazily."""
+"""`python -m fer <command>`: the command-line interface; each command lives in fer/commands/."""
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import sys
-from pathlib import Path
 
-DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-
-
-def _load_training_data(args):
-    """Train/validation arrays from a pack, the FER-2013 folders, FER+ folders or fer2013.csv."""
-    from fer.data import load_fer2013_csv, load_fer2013_folder, load_ferplus
-
-    if args.pack:
-        from fer.data.pack import load_pack
-
-        return load_pack(args.pack, "Training", args.task), load_pack(args.pack, "PublicTest", args.task)
-    data = Path(args.data)
-    if args.task == "ferplus":
-        return load_ferplus(data, "Training"), load_ferplus(data, "PublicTest")
-    if data.suffix.lower() == ".csv":
-        return load_fer2013_csv(data, "Training"), load_fer2013_csv(data, "PublicTest")
-    return load_fer2013_folder(data, "Training"), load_fer2013_folder(data, "PublicTest")
+# Sub-command name -> module in fer.commands. Add a module there, then its name here.
+COMMANDS = ["analyze", "video", "evaluate", "train", "baseline", "bench", "calibrate", "explain", "compare"]
 
 
-def cmd_train(args) -> int:
-    import time
-
-    from fer.train import TrainConfig, measure_epoch_seconds, train
-
-    cfg = TrainConfig(
-        model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        weight_decay=args.weight_decay, optimizer=args.optimizer, schedule=args.schedule,
-        label_smoothing=args.label_smoothing, imbalance=args.imbalance,
-        imbalance_power=args.imbalance_power, soft_targets=args.task == "ferplus",
-        seed=args.seed, device=args.device,
-    )
-    t0 = time.time()
-    train_set, val_set = _load_training_data(args)
-    print(f"loaded {len(train_set)} training and {len(val_set)} validation faces "
-          f"in {time.time() - t0:.1f}s: {train_set.class_counts()}", flush=True)
-    if args.time_budget and not args.resume:
-        per_epoch = measure_epoch_seconds(cfg, train_set, len(val_set))
-        fit = int(max(1, (args.time_budget - (time.time() - t0)) * 0.92 // per_epoch))
-        print(f"~{per_epoch:.1f}s per epoch: {min(fit, cfg.epochs)} epochs fit the budget", flush=True)
-        cfg.epochs = min(fit, cfg.epochs)
-    result = train(cfg, train_set, val_set, args.out, resume=args.resume, progress=not args.quiet)
-    print(json.dumps(result["best"]))
-    return 0
+def _available() -> dict[str, object]:
+    mods = {}
+    for name in COMMANDS:
+        try:
+            mods[name] = importlib.import_module(f"fer.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"fer.commands.{name}":
+                raise
+    return mods
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m fer", description="Facial emotion recognition toolkit")
     sub = p.add_subparsers(dest="command", required=True)
-
-    t = sub.add_parser("train", help="train a classifier (FER-2013 or FER+)")
-    t.add_argument("--data", default=str(DEFAULT_DATA / "fer2013"),
-                   help="FER-2013 folder layout, fer2013.csv, or the FER+ root with --task ferplus")
-    t.add_argument("--pack", help="a pack made by fer.data.pack (instead of --data)")
-    t.add_argument("--task", choices=["fer2013", "ferplus"], default="fer2013")
-    t.add_argument("--model", default="resnet_m")
-    t.add_argument("--epochs", type=int, default=60)
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--lr", type=float, default=0.1)
-    t.add_argument("--weight-decay", type=float, default=5e-4)
-    t.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd")
-    t.add_argument("--schedule", choices=["onecycle", "cosine"], default="onecycle")
-    t.add_argument("--label-smoothing", type=float, default=0.1)
-    t.add_argument("--imbalance", choices=["none", "class_weights", "focal", "oversample"], default="none")
-    t.add_argument("--imbalance-power", type=float, default=0.5)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="auto")
-    t.add_argument("--time-budget", type=float, default=0, help="seconds; fewer epochs if they would not fit")
-    t.add_argument("--out", default="runs/train")
-    t.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    t.add_argument("--quiet", action="store_true")
-    t.set_defaults(func=cmd_train)
+    for name, mod in _available().items():
+        sp = sub.add_parser(name, help=mod.HELP, description=(mod.__doc__ or mod.HELP).strip())
+        mod.add_arguments(sp)
+        sp.set_defaults(func=mod.run)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    from fer.imageio import ImageError
+
+    try:
+        return int(args.func(args) or 0)
+    except (ImageError, FileNotFoundError, ValueError) as e:  # user errors: a message, not a traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

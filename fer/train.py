@@ -41,7 +41,7 @@ class TrainConfig:
     rotate_deg: float = 15.0
     scale: float = 0.15
     shift: float = 0.1
-    erase_p: float = 0.5
+    erase_p: float = 0.25
     seed: int = 0
     device: str = "auto"
     amp: bool = True
@@ -148,7 +148,7 @@ def train(cfg: TrainConfig, train_set: FaceArrays, val_set: FaceArrays, out_dir:
     """Train, keep the best epoch by validation accuracy (EMA weights), return its summary."""
     from tqdm import tqdm
 
-    from fer.weights import save_weights
+    from fer.weights import save_weights, write_card
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -204,8 +204,7 @@ def train(cfg: TrainConfig, train_set: FaceArrays, val_set: FaceArrays, out_dir:
         for i in bar:
             idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
             x = images[idx].float().div(255).unsqueeze(1)
-            x = normalise(augment(x, cfg, gen), spec.mean, spec.std).contiguous(
-                memory_format=torch.channels_last)
+            x = normalise(augment(x, cfg, gen), spec.mean, spec.std)
             target = soft[idx] if soft is not None else labels[idx]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 logits = model(x)
@@ -227,6 +226,7 @@ def train(cfg: TrainConfig, train_set: FaceArrays, val_set: FaceArrays, out_dir:
         if val_acc > best["val_acc"]:
             best = dict(rec)
             save_weights(ema.module, out_dir / "best.safetensors")
+            write_card(out_dir / "best.json", training_card(cfg, spec, train_set, best, len(history)))
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                     "sched": sched.state_dict(), "gen": gen.get_state(), "epoch": epoch, "best": best,
                     "history": history, "config": asdict(cfg)}, out_dir / "last.pt.tmp")
@@ -237,6 +237,24 @@ def train(cfg: TrainConfig, train_set: FaceArrays, val_set: FaceArrays, out_dir:
             print(f"epoch {epoch + 1}/{cfg.epochs} loss {rec['train_loss']:.3f} val_acc {val_acc:.4f} "
                   f"best {best['val_acc']:.4f} ({rec['seconds']:.1f}s)", flush=True)
     return {"config": asdict(cfg), "best": best, "history": history}
+
+
+def training_card(cfg: TrainConfig, spec, train_set: FaceArrays, best: dict, epochs_run: int) -> dict:
+    """The model card as training leaves it; evaluation and calibration add their sections."""
+    task = "ferplus" if cfg.soft_targets else "fer2013"
+    return {
+        "name": f"{task}_{cfg.model}",
+        "architecture": cfg.model,
+        "description": spec.description,
+        "labels": list(train_set.label_names),
+        "preprocessing": {"input_size": spec.input_size, "channels": spec.in_channels, "mean": list(spec.mean),
+                          "std": list(spec.std), "colour": "grey", "alignment": "fer.align (eyes level, FER-2013 geometry)"},
+        "calibration": {"temperature": 1.0},
+        "training": {"recipe": asdict(cfg), "epochs_run": epochs_run,
+                     "selected_on": "PublicTest accuracy of the EMA weights", "best_epoch": best},
+        "data": {"train": f"{task} Training split ({len(train_set)} faces)", "validation": "PublicTest",
+                 "test": "PrivateTest (reported once)"},
+    }
 
 
 def measure_epoch_seconds(cfg: TrainConfig, train_set: FaceArrays, n_val: int, steps: int = 30) -> float:

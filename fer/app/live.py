@@ -1,0 +1,253 @@
+"""The live webcam tab: WebRTC frames -> `EmotionPipeline` -> annotated frames, plus a live chart.
+
+Frames are processed in streamlit-webrtc's worker thread, which hands the processor only the
+newest frame (older ones are dropped, never queued), so the video stays in step with the person
+however slow the CPU. The processor never calls `st.*`: it publishes its latest result into a
+one-slot holder created once per session, and a fragment on the page redraws from it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import streamlit as st
+from streamlit_webrtc import VideoProcessorBase, WebRtcMode, webrtc_streamer
+
+from fer.annotate import EmotionAnnotator
+from fer.app.charts import probability_bars
+from fer.app.drawing import draw_fps, draw_landmarks, shown_label
+from fer.app.resources import get_recognizer
+from fer.app.sidebar import AppSettings
+from fer.labels import display_name
+from fer.pipeline import EmotionPipeline
+from fer.recognizer import EmotionRecognizer
+from fer.results import FaceEmotion
+
+log = logging.getLogger(__name__)
+
+ICE_ENV = "FER_ICE_SERVERS"  # JSON: a list of RTCIceServer dicts, or {"iceServers": [...]}
+COUNTER_ENV = "FER_E2E_COUNTER"  # file the processor keeps a frame count in (end-to-end tests)
+REFRESH_S = 0.25  # how often the live chart redraws
+
+
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """What the page shows beside the video: the latest processed frame's smoothed faces."""
+
+    frame_index: int
+    fps: float
+    faces: tuple[FaceEmotion, ...]
+    wall_time: float  # time.time() when it was published
+
+
+class LatestHolder:
+    """A thread-safe one-slot mailbox: the processor overwrites, the page reads the newest."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value: LiveSnapshot | None = None
+
+    def put(self, value: LiveSnapshot) -> None:
+        with self._lock:
+            self._value = value
+
+    def get(self) -> LiveSnapshot | None:
+        with self._lock:
+            return self._value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._value = None
+
+
+class FrameRateMeter:
+    """Frames per second, an exponential average over frame intervals (steady but responsive)."""
+
+    def __init__(self, weight: float = 0.1) -> None:
+        self.weight = weight
+        self._last: float | None = None
+        self._interval: float | None = None
+
+    def tick(self, t: float) -> float:
+        if self._last is not None and t > self._last:
+            dt = t - self._last
+            self._interval = dt if self._interval is None else (1 - self.weight) * self._interval + self.weight * dt
+        self._last = t
+        return self.fps
+
+    @property
+    def fps(self) -> float:
+        return 1.0 / self._interval if self._interval else 0.0
+
+
+def main_face(faces: tuple[FaceEmotion, ...] | list[FaceEmotion], track_id: int | None = None) -> FaceEmotion | None:
+    """The face with `track_id` if it is present, else the largest one, else None."""
+    if track_id is not None:
+        for f in faces:
+            if f.track_id == track_id:
+                return f
+    if not faces:
+        return None
+    return max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+
+
+def ice_servers(secrets: Mapping | None, environ: Mapping[str, str]) -> list[dict]:
+    """STUN/TURN servers from Streamlit secrets (`ice_servers = [...]`) or the FER_ICE_SERVERS
+    environment variable (JSON); none by default, so localhost works offline on host candidates."""
+    raw = None
+    if secrets is not None:
+        try:
+            raw = secrets.get("ice_servers") or (secrets.get("rtc_configuration") or {}).get("iceServers")
+        except Exception:  # no secrets.toml: Streamlit raises rather than returning None
+            raw = None
+    if raw is None and environ.get(ICE_ENV):
+        try:
+            raw = json.loads(environ[ICE_ENV])
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{ICE_ENV} is not valid JSON: {e}") from e
+    if isinstance(raw, Mapping):
+        raw = raw.get("iceServers", [])
+    return [dict(s) for s in (raw or [])]
+
+
+def rtc_configuration(secrets: Mapping | None = None, environ: Mapping[str, str] | None = None) -> dict:
+    return {"iceServers": ice_servers(secrets, os.environ if environ is None else environ)}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+class EmotionVideoProcessor(VideoProcessorBase):
+    """Runs the pipeline on each frame it is given and draws the result on it.
+
+    `configure` may be called from the page's thread at any time (a sidebar change); the
+    pipeline is rebuilt only when the model or the tracking settings change.
+    """
+
+    def __init__(self, recognizer: EmotionRecognizer, settings: AppSettings, holder: LatestHolder,
+                 counter_path: str | Path | None = None) -> None:
+        self._lock = threading.Lock()
+        self.holder = holder
+        self.counter_path = Path(counter_path) if counter_path else None
+        self.frames = 0
+        self.meter = FrameRateMeter()
+        self._recognizer: EmotionRecognizer | None = None
+        self.settings = settings
+        self.pipeline: EmotionPipeline | None = None
+        self.configure(recognizer, settings)
+
+    def configure(self, recognizer: EmotionRecognizer, settings: AppSettings) -> None:
+        with self._lock:
+            if (self.pipeline is None or recognizer is not self._recognizer
+                    or settings.pipeline_config() != self.pipeline.config):
+                self.pipeline = EmotionPipeline(recognizer, settings.pipeline_config())
+                self._recognizer = recognizer
+            self.settings = settings
+
+    def process_rgb(self, rgb: np.ndarray, t: float) -> np.ndarray:
+        """Annotate one RGB frame (in place) taken at `t` seconds and publish its faces."""
+        with self._lock:
+            settings = self.settings
+            result = self.pipeline.process(rgb, t)
+        fps = self.meter.tick(t)
+        EmotionAnnotator(uncertain_below=settings.uncertain_below).annotate(rgb, result.faces)
+        if settings.show_landmarks:
+            draw_landmarks(rgb, result.faces)
+        draw_fps(rgb, fps)
+        self.frames += 1
+        self.holder.put(LiveSnapshot(result.index, fps, tuple(result.faces), time.time()))
+        if self.counter_path is not None:
+            _write_atomic(self.counter_path, json.dumps({
+                "frames": self.frames, "fps": round(fps, 2), "size": [rgb.shape[1], rgb.shape[0]],
+                "faces": len(result.faces),
+                "labels": [f.label for f in result.faces],
+                "shown": [shown_label(f, settings.uncertain_below) for f in result.faces],
+                "boxes": [[round(float(v), 1) for v in f.box] for f in result.faces]}))
+        return rgb
+
+    def recv(self, frame: av.VideoFrame) -> av.VideoFrame:
+        rgb = frame.to_ndarray(format="rgb24")
+        try:
+            rgb = self.process_rgb(rgb, time.monotonic())
+        except Exception:  # a bad frame must not kill the stream; the next one gets a fresh try
+            log.exception("frame processing failed")
+        return av.VideoFrame.from_ndarray(rgb, format="rgb24")
+
+
+def _session_holder() -> LatestHolder:
+    if "fer_live_holder" not in st.session_state:
+        st.session_state["fer_live_holder"] = LatestHolder()
+    return st.session_state["fer_live_holder"]
+
+
+def _secrets() -> Mapping | None:
+    try:
+        return st.secrets
+    except Exception:
+        return None
+
+
+def _live_panel(holder: LatestHolder, playing: bool) -> None:
+    snap = holder.get()
+    if not playing or snap is None:
+        st.info("Press **START** and allow the camera. The chart follows the largest face.")
+        return
+    follow = st.session_state.get("follow_face", 0) or None
+    face = main_face(snap.faces, follow)
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Frame rate", f"{snap.fps:.1f} fps")
+    c2.metric("Faces", len(snap.faces))
+    if face is None:
+        c3.metric("Emotion", "-")
+        st.caption("No face in view.")
+        return
+    c3.metric("Emotion", display_name(face.label), f"{face.confidence:.0%}", delta_color="off")
+    st.plotly_chart(probability_bars(face.probs, title=f"Face #{face.track_id}, smoothed", height=320),
+                    config={"displayModeBar": False}, key="live_chart")
+
+
+_live_panel_refreshing = st.fragment(run_every=REFRESH_S)(_live_panel)
+
+
+def render_live_tab(settings: AppSettings) -> None:
+    holder = _session_holder()
+    try:
+        rtc = rtc_configuration(_secrets())
+    except ValueError as e:
+        st.error(str(e))
+        rtc = {"iceServers": []}
+    recognizer = get_recognizer(settings)
+    counter = os.environ.get(COUNTER_ENV)
+    video_col, panel_col = st.columns([3, 2])
+    with video_col:
+        ctx = webrtc_streamer(
+            key="fer-live",
+            mode=WebRtcMode.SENDRECV,
+            rtc_configuration=rtc,
+            media_stream_constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}},
+                                      "audio": False},
+            video_processor_factory=lambda: EmotionVideoProcessor(recognizer, settings, holder, counter),
+            async_processing=True,
+        )
+        if ctx.video_processor is not None:
+            ctx.video_processor.configure(recognizer, settings)
+        st.caption("Video is processed on the server; frames that arrive while one is being "
+                   "analysed are skipped, so the picture never lags behind the camera.")
+    with panel_col:
+        st.number_input("Chart face id (0 = largest)", min_value=0, step=1, key="follow_face")
+        playing = bool(ctx.state.playing)
+        if not playing:
+            holder.clear()
+        (_live_panel_refreshing if playing else _live_panel)(holder, playing)

@@ -1,0 +1,105 @@
+"""The photo tab: an uploaded image or a camera snapshot -> annotated image, charts, table, JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from fer.annotate import EmotionAnnotator
+from fer.app.charts import probability_bars
+from fer.app.drawing import draw_landmarks, shown_label
+from fer.app.resources import get_recognizer
+from fer.app.sidebar import AppSettings
+from fer.imageio import ImageError, load_image
+from fer.labels import display_name
+from fer.recognizer import EmotionRecognizer
+from fer.results import FaceEmotion
+
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp"]
+
+
+@dataclass(frozen=True)
+class PhotoAnalysis:
+    name: str
+    image: np.ndarray  # RGB, annotated
+    faces: list[FaceEmotion]  # numbered 1..n left to right (track_id), matching the drawing
+
+
+def analyze_photo(recognizer: EmotionRecognizer, data: bytes, name: str, settings: AppSettings) -> PhotoAnalysis:
+    """Decode, analyse and draw; raises `ImageError` for anything that is not a usable image."""
+    rgb = load_image(data)
+    faces = sorted(recognizer.analyze(rgb), key=lambda f: f.box[0])
+    faces = [replace(f, track_id=i) for i, f in enumerate(faces, 1)]
+    scene = rgb.copy()
+    EmotionAnnotator(uncertain_below=settings.uncertain_below).annotate(scene, faces)
+    if settings.show_landmarks:
+        draw_landmarks(scene, faces)
+    return PhotoAnalysis(name, scene, faces)
+
+
+def summary_table(faces: list[FaceEmotion], uncertain_below: float) -> pd.DataFrame:
+    """One row per face: what the drawing says, in numbers."""
+    return pd.DataFrame([{
+        "Face": f.track_id,
+        "Emotion": display_name(shown_label(f, uncertain_below)),
+        "Top emotion": display_name(f.label),
+        "Probability": round(f.confidence, 3),
+        "Face score": round(f.score, 3),
+        "Box (x1, y1, x2, y2)": ", ".join(f"{v:.0f}" for v in f.box),
+    } for f in faces], columns=["Face", "Emotion", "Top emotion", "Probability", "Face score",
+                                "Box (x1, y1, x2, y2)"])
+
+
+def probability_table(face: FaceEmotion) -> pd.DataFrame:
+    return pd.DataFrame({"Emotion": [display_name(k) for k in face.probs],
+                         "Probability": [round(v, 4) for v in face.probs.values()]})
+
+
+def to_json(analysis: PhotoAnalysis, settings: AppSettings) -> str:
+    return json.dumps({"image": analysis.name, "model": settings.weights,
+                       "faces": [f.to_dict() for f in analysis.faces]}, indent=2)
+
+
+def _read_input() -> tuple[bytes, str] | None:
+    upload = st.file_uploader("Upload a photo (JPG, PNG or WebP)", type=UPLOAD_TYPES, key="photo_upload")
+    snapshot = None
+    if st.toggle("Take a photo with the camera", key="use_camera"):
+        snapshot = st.camera_input("Camera", key="photo_camera")
+    chosen = snapshot or upload
+    return (chosen.getvalue(), chosen.name) if chosen is not None else None
+
+
+def render_photo_tab(settings: AppSettings) -> None:
+    picked = _read_input()
+    if picked is None:
+        st.caption("Every face in the photo is analysed; nothing is stored.")
+        return
+    data, name = picked
+    try:
+        with st.spinner("Finding faces..."):
+            analysis = analyze_photo(get_recognizer(settings), data, name, settings)
+    except ImageError as e:
+        st.error(f"Could not read {name}: {e}")
+        return
+    left, right = st.columns([3, 2])
+    left.image(analysis.image, caption=name, width="stretch")
+    with right:
+        if not analysis.faces:
+            st.warning("No face found in this image. Try a larger, frontal, well-lit face, "
+                       "or lower the detection confidence / minimum face size in the sidebar.")
+            return
+        st.subheader(f"{len(analysis.faces)} face{'s' if len(analysis.faces) != 1 else ''} found")
+        st.dataframe(summary_table(analysis.faces, settings.uncertain_below), hide_index=True)
+        st.download_button("Download JSON", to_json(analysis, settings),
+                           file_name=name.rsplit(".", 1)[0] + "_emotions.json", mime="application/json")
+    for face in analysis.faces:
+        with st.expander(f"Face {face.track_id}: {display_name(face.label)} {face.confidence:.0%}",
+                         expanded=len(analysis.faces) <= 2):
+            c1, c2 = st.columns([3, 2])
+            c1.plotly_chart(probability_bars(face.probs, height=280), config={"displayModeBar": False},
+                            key=f"photo_chart_{face.track_id}")
+            c2.dataframe(probability_table(face), hide_index=True)

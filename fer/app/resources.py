@@ -1,0 +1,19 @@
+"""Heavy objects shared by all sessions of the app, built once per distinct setting."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from fer.app.sidebar import AppSettings
+from fer.recognizer import EmotionRecognizer
+from fer.weights import weights_path
+
+
+@st.cache_resource(show_spinner="Loading the face detector and the emotion model...")
+def _load_recognizer(weights: str, min_score: float, min_face_size: int) -> EmotionRecognizer:
+    return EmotionRecognizer(weights_path(weights), min_score=min_score, min_face_size=min_face_size)
+
+
+def get_recognizer(settings: AppSettings) -> EmotionRecognizer:
+    """The recognizer for these settings; inference is read-only, so threads may share it."""
+    return _load_recognizer(settings.weights, settings.min_score, settings.min_face_size)

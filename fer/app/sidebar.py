@@ -1,0 +1,59 @@
+"""The sidebar: every user setting in one typed `AppSettings`, read once per rerun."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from fer.pipeline import PipelineConfig
+from fer.weights import DEFAULT_WEIGHTS, list_weights
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """What the tabs need from the sidebar; frozen so it can key caches and be compared."""
+
+    weights: str = DEFAULT_WEIGHTS  # a name from fer.weights.list_weights()
+    min_score: float = 0.9  # MTCNN face confidence
+    min_face_size: int = 40  # pixels
+    half_life_s: float = 0.5  # smoothing of probabilities over time (live and video)
+    detect_every: int = 3  # run the face detector on every k-th frame, track in between
+    show_landmarks: bool = False
+    uncertain_below: float = 0.4  # show 'Uncertain' when the top probability is lower
+
+    def pipeline_config(self) -> PipelineConfig:
+        return PipelineConfig(detect_every=self.detect_every, half_life_s=self.half_life_s,
+                              smoothing=self.half_life_s > 0)
+
+
+def weight_choices() -> list[str]:
+    """Shipped weights, the default first."""
+    names = list_weights()
+    return sorted(names, key=lambda n: (n != DEFAULT_WEIGHTS, n)) or [DEFAULT_WEIGHTS]
+
+
+def render_sidebar() -> AppSettings:
+    d = AppSettings()
+    with st.sidebar:
+        st.header("Settings")
+        weights = st.selectbox("Model", weight_choices(), key="weights",
+                               help="Weights shipped in weights/, each with a model card.")
+        st.subheader("Face detection")
+        min_score = st.slider("Detection confidence", 0.5, 0.99, d.min_score, 0.01, key="min_score",
+                              help="Lower finds more faces, and more false ones.")
+        min_face_size = st.slider("Minimum face size (px)", 20, 200, d.min_face_size, 5,
+                                  key="min_face_size")
+        detect_every = st.slider("Detect faces every k frames", 1, 10, d.detect_every, key="detect_every",
+                                 help="Between detections faces are tracked and only classified, "
+                                      "which keeps the video live on a slow CPU.")
+        st.subheader("Display")
+        half_life_s = st.slider("Smoothing half-life (s)", 0.0, 3.0, d.half_life_s, 0.1, key="half_life_s",
+                                help="How fast live probabilities follow a change; 0 turns smoothing off.")
+        uncertain_below = st.slider("'Uncertain' below", 0.0, 0.9, d.uncertain_below, 0.05,
+                                    key="uncertain_below",
+                                    help="Faces whose top probability is lower are shown as uncertain.")
+        show_landmarks = st.checkbox("Show landmarks", d.show_landmarks, key="show_landmarks")
+    return AppSettings(weights=weights, min_score=float(min_score), min_face_size=int(min_face_size),
+                       half_life_s=float(half_life_s), detect_every=int(detect_every),
+                       show_landmarks=bool(show_landmarks), uncertain_below=float(uncertain_below))

@@ -1,0 +1,53 @@
+"""Evaluate a model on FER-2013 (folders or CSV), FER+, or any folder of class sub-folders."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+HELP = "evaluate a model: accuracy, macro/weighted F1, per-class metrics, confusion matrix"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", help="FER-2013 folder, fer2013.csv, FER+ root, or a folder with one sub-folder per class")
+    p.add_argument("--split", default="PrivateTest", choices=["Training", "PublicTest", "PrivateTest"])
+    p.add_argument("--weights", default=None, help="a name in weights/ or a .safetensors path (default model if unset)")
+    p.add_argument("--detect", action="store_true", help="run MTCNN first (uncropped photos)")
+    p.add_argument("--flip-tta", action="store_true", help="average with the mirrored face")
+    p.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"])
+    p.add_argument("--json", help="write the report as JSON here")
+    p.add_argument("--confusion-png", help="confusion-matrix PNG (default: beside --json)")
+
+
+def run(args) -> int:
+    from fer.classifier import EmotionClassifier
+    from fer.evaluate import detecting_reader, evaluate, load_eval_data
+    from fer.metrics import save_confusion_png
+    from fer.weights import weights_path
+
+    clf = EmotionClassifier(weights_path(args.weights) if args.weights else None, backend=args.backend,
+                            flip_tta=args.flip_tta)
+    reader = None
+    if args.detect:
+        from fer.recognizer import EmotionRecognizer
+
+        reader = detecting_reader(EmotionRecognizer(classifier=clf))
+    faces, layout = load_eval_data(args.data, args.split, clf.labels, reader)
+    report, _ = evaluate(clf, faces)
+    report.extra.update({"data": str(args.data), "layout": layout,
+                         "split": args.split if layout != "class_folders" else None,
+                         "weights": str(clf.weights_path), "flip_tta": args.flip_tta, "detect": args.detect})
+    print(f"{clf.card.name} on {args.data} ({layout}{', ' + args.split if layout != 'class_folders' else ''})")
+    print(report.to_text())
+    if faces.skipped:
+        print("skipped: " + ", ".join(f"{k}={v}" for k, v in faces.skipped.items()))
+    png = args.confusion_png or (str(Path(args.json).with_suffix(".png")) if args.json else None)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report.to_dict(), indent=1))
+        print(f"wrote {args.json}")
+    if png:
+        save_confusion_png(report, png)
+        print(f"wrote {png}")
+    return 0

@@ -1,0 +1,97 @@
+"""The three loaders (and the class-folder reader) on tiny data sets written by the tests."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fer.data import load_class_folders, load_fer2013_csv, load_fer2013_folder, load_ferplus
+from fer.data.datasets import ferplus_targets
+from fer.labels import FER2013_LABELS, FERPLUS_LABELS
+
+
+def _face(seed: int, size: int = 48) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (size, size), dtype=np.uint8)
+
+
+def _write(path, arr):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path)
+
+
+def test_fer2013_folder_splits_by_prefix(tmp_path):
+    _write(tmp_path / "train/happy/Training_1.png", _face(1))
+    _write(tmp_path / "train/angry/Training_2.png", _face(2))
+    _write(tmp_path / "test/sad/PublicTest_3.png", _face(3))
+    _write(tmp_path / "test/surprise/PrivateTest_4.png", _face(4))
+    _write(tmp_path / "test/surprise/PrivateTest_5.png", _face(5, 64))  # resized to 48
+    train = load_fer2013_folder(tmp_path, "Training")
+    assert len(train) == 2 and train.images.shape == (2, 48, 48)
+    assert sorted(FER2013_LABELS[i] for i in train.labels) == ["angry", "happy"]
+    pub = load_fer2013_folder(tmp_path, "PublicTest")
+    assert [FER2013_LABELS[i] for i in pub.labels] == ["sad"]
+    assert np.array_equal(pub.images[0], _face(3))  # PNG is lossless: pixels survive
+    priv = load_fer2013_folder(tmp_path, "PrivateTest")
+    assert len(priv) == 2 and set(priv.labels) == {FER2013_LABELS.index("surprise")}
+
+
+def test_fer2013_folder_errors(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load_fer2013_folder(tmp_path / "nope")
+    with pytest.raises(ValueError):
+        load_fer2013_folder(tmp_path, "Validation")
+    (tmp_path / "train").mkdir()
+    with pytest.raises(FileNotFoundError):
+        load_fer2013_folder(tmp_path, "Training")
+
+
+def test_fer2013_csv(tmp_path):
+    rows = ["emotion,pixels,Usage"]
+    for i, (emo, usage) in enumerate([(3, "Training"), (0, "Training"), (6, "PublicTest"), (5, "PrivateTest")]):
+        rows.append(f"{emo},{' '.join(map(str, _face(i).ravel()))},{usage}")
+    (tmp_path / "fer2013.csv").write_text("\n".join(rows) + "\n")
+    train = load_fer2013_csv(tmp_path / "fer2013.csv", "Training")
+    assert train.labels.tolist() == [3, 0]
+    assert np.array_equal(train.images[0], _face(0))
+    assert load_fer2013_csv(tmp_path / "fer2013.csv", "PrivateTest").labels.tolist() == [5]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("emotion,pixels,Usage\n1,1 2 3,Training\n")
+    with pytest.raises(ValueError, match="2304"):
+        load_fer2013_csv(bad, "Training")
+
+
+def test_ferplus_majority_and_votes(tmp_path):
+    folder = tmp_path / "FER2013Test"
+    # votes: neutral, happiness, surprise, sadness, anger, disgust, fear, contempt, unknown, NF
+    votes = {
+        "fer0000001.png": [0, 8, 2, 0, 0, 0, 0, 0, 0, 0],  # happy
+        "fer0000002.png": [1, 0, 0, 0, 0, 0, 0, 6, 3, 0],  # contempt; the single neutral vote is noise
+        "fer0000003.png": [0, 0, 0, 0, 0, 0, 0, 0, 2, 8],  # not a face: dropped
+        "fer0000004.png": [2, 0, 0, 0, 0, 0, 0, 0, 8, 0],  # unknown on top: dropped
+    }
+    lines = []
+    for i, (name, v) in enumerate(votes.items()):
+        _write(folder / name, _face(i))
+        lines.append(f"{name},\"(0, 0, 48, 48)\"," + ",".join(map(str, v)))
+    (folder / "label.csv").write_text("\n".join(lines) + "\n")
+    d = load_ferplus(tmp_path, "PrivateTest")
+    assert d.label_names == FERPLUS_LABELS
+    assert [FERPLUS_LABELS[i] for i in d.labels] == ["happy", "contempt"]
+    assert d.soft.shape == (2, 8) and np.allclose(d.soft.sum(1), 1)
+    assert d.soft[0, FERPLUS_LABELS.index("happy")] == pytest.approx(0.8)
+    assert d.soft[1, FERPLUS_LABELS.index("neutral")] == 0.0
+    assert d.skipped["unknown_or_not_a_face"] == 2
+
+
+def test_ferplus_targets_keep_mask():
+    keep, soft = ferplus_targets(np.array([[0, 0, 0, 0, 0, 0, 0, 0, 0, 0]], float))
+    assert not keep[0]
+
+
+def test_class_folders_aliases_unknown_and_unreadable(tmp_path):
+    _write(tmp_path / "Happiness/a.png", _face(1))
+    _write(tmp_path / "ANGER/b.png", _face(2))
+    _write(tmp_path / "bored/c.png", _face(3))
+    (tmp_path / "Happiness/broken.jpg").write_bytes(b"not an image")
+    d = load_class_folders(tmp_path)
+    assert sorted(FER2013_LABELS[i] for i in d.labels) == ["angry", "happy"]
+    assert d.skipped == {"unknown_class:bored": 1, "unreadable_or_no_face": 1}
