@@ -3,6 +3,7 @@
 Run with `streamlit run streamlit_app.py`; the parts live in `fer/app/`.
 """
 
+import logging
 from pathlib import Path
 
 import streamlit as st
@@ -12,6 +13,10 @@ from fer.app.photo import render_photo_tab
 from fer.app.sidebar import render_sidebar
 
 MODEL_CARD = Path(__file__).resolve().parent / "weights" / "MODEL_CARD.md"
+
+# streamlit-webrtc reports errors in its media threads only through `logging`; without a root
+# handler they vanish and a stalled stream gives no clue (a no-op after the first run).
+logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 st.set_page_config(page_title="Facial emotion recognition", page_icon="🙂", layout="wide")
 st.title("Facial emotion recognition")

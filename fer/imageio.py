@@ -83,6 +83,8 @@ def _pil_to_rgb(im: Image.Image, max_pixels: int) -> np.ndarray:
         im = ImageOps.exif_transpose(im)
     except Exception:  # a broken EXIF block should not cost the user the photo
         pass
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):  # 16-bit grey: scale down; convert() would clip at 255
+        im = Image.fromarray((np.asarray(im).astype(np.int64) >> (8 if np.asarray(im).max() > 255 else 0)).clip(0, 255).astype(np.uint8))
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         im = im.convert("RGBA")
         background = Image.new("RGBA", im.size, (255, 255, 255, 255))
@@ -93,6 +95,8 @@ def _pil_to_rgb(im: Image.Image, max_pixels: int) -> np.ndarray:
 def as_rgb_array(a: np.ndarray) -> np.ndarray:
     """Accept (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) arrays of uint8, uint16, bool or floats in [0, 1]."""
     a = np.asarray(a)
+    if a.dtype.kind not in "biuf":  # strings, objects, complex numbers, dates: not pixel values
+        raise ImageError(f"expected an array of numbers, got dtype {a.dtype}")
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):

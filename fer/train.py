@@ -144,8 +144,11 @@ def predict_logits(model, images: np.ndarray, mean, std, device, batch: int = 51
 
 
 def train(cfg: TrainConfig, train_set: FaceArrays, val_set: FaceArrays, out_dir: str | Path,
-          resume: bool = False, progress: bool = True) -> dict:
-    """Train, keep the best epoch by validation accuracy (EMA weights), return its summary."""
+          resume: bool = False, progress: bool = True, stop_after: int | None = None) -> dict:
+    """Train, keep the best epoch by validation accuracy (EMA weights), return its summary.
+
+    `stop_after` ends this call after that many epochs in total (the schedule still spans
+    `cfg.epochs`), so a long run can be split across sessions with `resume=True`."""
     from tqdm import tqdm
 
     from fer.weights import save_weights, write_card
@@ -191,7 +194,7 @@ def train(cfg: TrainConfig, train_set: FaceArrays, val_set: FaceArrays, out_dir:
         gen.set_state(state["gen"].cpu() if device.type == "cpu" else state["gen"])
         start, best, history = state["epoch"] + 1, state["best"], state["history"]
 
-    for epoch in range(start, cfg.epochs):
+    for epoch in range(start, min(cfg.epochs, stop_after or cfg.epochs)):
         model.train()
         t0 = time.time()
         if cfg.imbalance == "oversample":

@@ -27,9 +27,9 @@ def draw_landmarks(scene: np.ndarray, faces: list[FaceEmotion]) -> np.ndarray:
     return scene
 
 
-def draw_fps(scene: np.ndarray, fps: float) -> np.ndarray:
-    """'12.3 fps' on a dark tag in the top-left corner, in place."""
-    text = f"{fps:.1f} fps"
+def draw_fps(scene: np.ndarray, analysis_fps: float, video_fps: float | None = None) -> np.ndarray:
+    """'model 8.1 fps | video 30 fps' on a dark tag in the top-left corner, in place."""
+    text = f"model {analysis_fps:.1f} fps" + (f" | video {video_fps:.0f} fps" if video_fps is not None else "")
     scale = max(0.5, max(scene.shape[:2]) / 1000)
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
     cv2.rectangle(scene, (0, 0), (tw + 10, th + base + 10), (0, 0, 0), -1)

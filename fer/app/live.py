@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import av
 import numpy as np
@@ -33,39 +34,54 @@ from fer.recognizer import EmotionRecognizer
 from fer.results import FaceEmotion
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ICE_ENV = "FER_ICE_SERVERS"  # JSON: a list of RTCIceServer dicts, or {"iceServers": [...]}
 COUNTER_ENV = "FER_E2E_COUNTER"  # file the processor keeps a frame count in (end-to-end tests)
-REFRESH_S = 0.25  # how often the live chart redraws
+REFRESH_S = 0.3  # how often the live chart redraws
+STALE_AFTER_S = 2.0  # faces analysed longer ago than this are no longer drawn
 
 
 @dataclass(frozen=True)
 class LiveSnapshot:
-    """What the page shows beside the video: the latest processed frame's smoothed faces."""
+    """What the page shows beside the video: the latest analysed frame's smoothed faces."""
 
     frame_index: int
-    fps: float
+    fps: float  # frames analysed per second
+    video_fps: float  # frames sent back per second
     faces: tuple[FaceEmotion, ...]
-    wall_time: float  # time.time() when it was published
+    t: float  # time.monotonic() of the analysed frame
 
 
-class LatestHolder:
-    """A thread-safe one-slot mailbox: the processor overwrites, the page reads the newest."""
+class LatestSlot(Generic[T]):
+    """A thread-safe one-slot mailbox: a writer overwrites, readers see only the newest value.
+
+    Used where a queue would build a backlog: frames waiting for analysis, results for the page.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._value: LiveSnapshot | None = None
+        self._cond = threading.Condition()
+        self._value: T | None = None
 
-    def put(self, value: LiveSnapshot) -> None:
-        with self._lock:
+    def put(self, value: T) -> None:
+        with self._cond:
             self._value = value
+            self._cond.notify_all()
 
-    def get(self) -> LiveSnapshot | None:
-        with self._lock:
+    def get(self) -> T | None:
+        with self._cond:
             return self._value
 
+    def take(self, timeout: float | None = None) -> T | None:
+        """Remove and return the value, waiting up to `timeout` s for one; None if none came."""
+        with self._cond:
+            if self._value is None:
+                self._cond.wait(timeout)
+            value, self._value = self._value, None
+            return value
+
     def clear(self) -> None:
-        with self._lock:
+        with self._cond:
             self._value = None
 
 
@@ -130,19 +146,28 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 class EmotionVideoProcessor(VideoProcessorBase):
-    """Runs the pipeline on each frame it is given and draws the result on it.
+    """Sends each frame back at once with the newest analysis drawn on it, while a worker
+    thread analyses the newest frame it has not seen (older ones are skipped, never queued).
 
-    `configure` may be called from the page's thread at any time (a sidebar change); the
-    pipeline is rebuilt only when the model or the tracking settings change.
+    So the video runs at camera rate and in step with the person even when the model is slow
+    (and streamlit-webrtc, which stops a stream whose callback takes over 10 s, is never blocked);
+    only the overlay updates at the model's rate. `configure` may be called from the page's
+    thread at any time; the pipeline is rebuilt only when the model or tracking settings change.
     """
 
-    def __init__(self, recognizer: EmotionRecognizer, settings: AppSettings, holder: LatestHolder,
-                 counter_path: str | Path | None = None) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, recognizer: EmotionRecognizer, settings: AppSettings,
+                 holder: LatestSlot[LiveSnapshot], counter_path: str | Path | None = None) -> None:
+        self._lock = threading.Lock()  # guards pipeline and settings
         self.holder = holder
         self.counter_path = Path(counter_path) if counter_path else None
-        self.frames = 0
-        self.meter = FrameRateMeter()
+        self.analysed = 0
+        self.sent = 0
+        self.analysis_rate = FrameRateMeter()
+        self.video_rate = FrameRateMeter()
+        self._inbox: LatestSlot[tuple[np.ndarray, float]] = LatestSlot()
+        self._latest: LiveSnapshot | None = None
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
         self._recognizer: EmotionRecognizer | None = None
         self.settings = settings
         self.pipeline: EmotionPipeline | None = None
@@ -156,39 +181,67 @@ class EmotionVideoProcessor(VideoProcessorBase):
                 self._recognizer = recognizer
             self.settings = settings
 
-    def process_rgb(self, rgb: np.ndarray, t: float) -> np.ndarray:
-        """Annotate one RGB frame (in place) taken at `t` seconds and publish its faces."""
+    def analyse(self, rgb: np.ndarray, t: float) -> LiveSnapshot:
+        """Run the pipeline on one RGB frame taken at `t` (monotonic seconds) and publish it."""
         with self._lock:
             settings = self.settings
             result = self.pipeline.process(rgb, t)
-        fps = self.meter.tick(t)
-        EmotionAnnotator(uncertain_below=settings.uncertain_below).annotate(rgb, result.faces)
-        if settings.show_landmarks:
-            draw_landmarks(rgb, result.faces)
-        draw_fps(rgb, fps)
-        self.frames += 1
-        self.holder.put(LiveSnapshot(result.index, fps, tuple(result.faces), time.time()))
+        self.analysed += 1
+        snap = LiveSnapshot(result.index, self.analysis_rate.tick(t), self.video_rate.fps,
+                            tuple(result.faces), t)
+        self._latest = snap
+        self.holder.put(snap)
         if self.counter_path is not None:
             _write_atomic(self.counter_path, json.dumps({
-                "frames": self.frames, "fps": round(fps, 2), "size": [rgb.shape[1], rgb.shape[0]],
-                "faces": len(result.faces),
-                "labels": [f.label for f in result.faces],
+                "frames": self.analysed, "sent": self.sent, "fps": round(snap.fps, 2),
+                "video_fps": round(snap.video_fps, 2), "size": [rgb.shape[1], rgb.shape[0]],
+                "faces": len(result.faces), "labels": [f.label for f in result.faces],
                 "shown": [shown_label(f, settings.uncertain_below) for f in result.faces],
                 "boxes": [[round(float(v), 1) for v in f.box] for f in result.faces]}))
+        return snap
+
+    def draw(self, rgb: np.ndarray, now: float) -> np.ndarray:
+        """Draw the newest analysis (unless stale) and the rates on a frame, in place."""
+        snap, settings = self._latest, self.settings
+        if snap is not None and now - snap.t <= STALE_AFTER_S:
+            EmotionAnnotator(uncertain_below=settings.uncertain_below).annotate(rgb, list(snap.faces))
+            if settings.show_landmarks:
+                draw_landmarks(rgb, list(snap.faces))
+        draw_fps(rgb, snap.fps if snap else 0.0, self.video_rate.fps)
         return rgb
 
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            item = self._inbox.take(timeout=0.5)
+            if item is None:
+                continue
+            try:
+                self.analyse(*item)
+            except Exception:  # one bad frame must not end the analysis; the next gets a fresh try
+                log.exception("frame analysis failed")
+
+    def submit(self, rgb: np.ndarray, t: float) -> None:
+        """Offer a frame for analysis; it replaces any frame still waiting."""
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._run, name="fer-live-analysis", daemon=True)
+            self._worker.start()
+        self._inbox.put((rgb, t))
+
     def recv(self, frame: av.VideoFrame) -> av.VideoFrame:
+        now = time.monotonic()
         rgb = frame.to_ndarray(format="rgb24")
-        try:
-            rgb = self.process_rgb(rgb, time.monotonic())
-        except Exception:  # a bad frame must not kill the stream; the next one gets a fresh try
-            log.exception("frame processing failed")
-        return av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        self.submit(rgb.copy(), now)
+        self.video_rate.tick(now)
+        self.sent += 1
+        return av.VideoFrame.from_ndarray(self.draw(rgb, now), format="rgb24")
+
+    def on_ended(self) -> None:
+        self._stop.set()
 
 
-def _session_holder() -> LatestHolder:
+def _session_holder() -> LatestSlot[LiveSnapshot]:
     if "fer_live_holder" not in st.session_state:
-        st.session_state["fer_live_holder"] = LatestHolder()
+        st.session_state["fer_live_holder"] = LatestSlot()
     return st.session_state["fer_live_holder"]
 
 
@@ -199,7 +252,7 @@ def _secrets() -> Mapping | None:
         return None
 
 
-def _live_panel(holder: LatestHolder, playing: bool) -> None:
+def _live_panel(holder: LatestSlot[LiveSnapshot], playing: bool) -> None:
     snap = holder.get()
     if not playing or snap is None:
         st.info("Press **START** and allow the camera. The chart follows the largest face.")
@@ -207,7 +260,7 @@ def _live_panel(holder: LatestHolder, playing: bool) -> None:
     follow = st.session_state.get("follow_face", 0) or None
     face = main_face(snap.faces, follow)
     c1, c2, c3 = st.columns(3)
-    c1.metric("Frame rate", f"{snap.fps:.1f} fps")
+    c1.metric("Analysis rate", f"{snap.fps:.1f} fps", f"video {snap.video_fps:.0f} fps", delta_color="off")
     c2.metric("Faces", len(snap.faces))
     if face is None:
         c3.metric("Emotion", "-")
@@ -243,8 +296,9 @@ def render_live_tab(settings: AppSettings) -> None:
         )
         if ctx.video_processor is not None:
             ctx.video_processor.configure(recognizer, settings)
-        st.caption("Video is processed on the server; frames that arrive while one is being "
-                   "analysed are skipped, so the picture never lags behind the camera.")
+        st.caption("Frames are analysed on the server. The video comes back at camera rate with "
+                   "the newest analysis drawn on it; frames that arrive while one is being analysed "
+                   "are skipped, so the picture never lags behind the camera.")
     with panel_col:
         st.number_input("Chart face id (0 = largest)", min_value=0, step=1, key="follow_face")
         playing = bool(ctx.state.playing)

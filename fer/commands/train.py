@@ -48,7 +48,8 @@ def run(args) -> int:
         fit = int(max(1, (args.time_budget - (time.time() - t0)) * 0.92 // per_epoch))
         print(f"~{per_epoch:.1f}s per epoch: {min(fit, cfg.epochs)} epochs fit the budget", flush=True)
         cfg.epochs = min(fit, cfg.epochs)
-    result = train(cfg, train_set, val_set, args.out, resume=args.resume, progress=not args.quiet)
+    result = train(cfg, train_set, val_set, args.out, resume=args.resume, progress=not args.quiet,
+                   stop_after=args.stop_after)
     print(json.dumps(result["best"]))
     return 0
 
@@ -73,4 +74,5 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-budget", type=float, default=0, help="seconds; fewer epochs if they would not fit")
     p.add_argument("--out", default="runs/train")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--stop-after", type=int, help="end this run after that many epochs (resume later)")
     p.add_argument("--quiet", action="store_true")
