@@ -353,6 +353,7 @@ class StagedPipeline:
 class Models:
     """Detectors by detection size and classifiers by backend, loaded once and shared."""
 
+    threads: int | None = None  # ONNX Runtime intra-op threads; None: the classifier's default
     detectors: dict = field(default_factory=dict)
     classifiers: dict = field(default_factory=dict)
 
@@ -364,7 +365,7 @@ class Models:
         if max_side not in self.detectors:
             self.detectors[max_side] = FaceDetector(DetectorConfig(max_side=max_side))
         if backend not in self.classifiers:
-            self.classifiers[backend] = EmotionClassifier(backend=backend)
+            self.classifiers[backend] = EmotionClassifier(backend=backend, threads=self.threads)
         return EmotionRecognizer(detector=self.detectors[max_side], classifier=self.classifiers[backend])
 
 
@@ -501,12 +502,21 @@ def default_specs(sizes: list[tuple[int, int]], faces: list[int], detect_every: 
 
 def run_benchmark(specs: list[RunSpec], frames: int = 300, warmup: int = 30, soak_frames: int = 0,
                   face_source: str = "auto", classifier_backends: tuple[str, ...] = ("onnx", "torch"),
-                  classifier_batches: tuple[int, ...] = (1, 8), progress=None) -> BenchReport:
-    """Measure every spec, the classifier alone, memory, and optionally a soak run."""
+                  classifier_batches: tuple[int, ...] = (1, 8), classifier_repeats: int = 50,
+                  threads: int | None = None,
+                  progress=None) -> BenchReport:
+    """Measure every spec, the classifier alone, memory, and optionally a soak run.
+
+    `threads` sets PyTorch's and ONNX Runtime's thread counts for the whole process (this
+    is a process-wide setting, so only the CLI entry point should pass it)."""
     say = progress or (lambda msg: None)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     rss_start = rss_mb()
     machine = machine_info()
-    models = Models()
+    models = Models(threads)
     models.recognizer(640, "auto")  # load once before measuring memory and choosing faces
     patches, source = face_patches(face_source, models.detectors[640])
     for b in classifier_backends:
@@ -517,7 +527,7 @@ def run_benchmark(specs: list[RunSpec], frames: int = 300, warmup: int = 30, soa
     for b in classifier_backends:
         for n in classifier_batches:
             say(f"classifier {b} batch {n}")
-            report.classifier.append(time_classifier(models.classifiers[b], crops, n))
+            report.classifier.append(time_classifier(models.classifiers[b], crops, n, classifier_repeats))
     for spec in specs:
         say(f"{spec.name}: {spec.size_text}, {spec.faces} face(s), detect every {spec.detect_every}, "
             f"detect side {spec.max_side}, {spec.backend}")

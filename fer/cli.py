@@ -7,7 +7,8 @@ import importlib
 import sys
 
 # Sub-command name -> module in fer.commands. Add a module there, then its name here.
-COMMANDS = ["analyze", "video", "evaluate", "train", "baseline", "bench", "calibrate", "explain", "compare"]
+COMMANDS = ["analyze", "video", "evaluate", "train", "baseline", "bench", "calibrate", "explain", "compare",
+            "publish"]
 
 
 def _available() -> dict[str, object]:

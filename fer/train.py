@@ -229,7 +229,7 @@ def train(cfg: TrainConfig, train_set: FaceArrays, val_set: FaceArrays, out_dir:
         if val_acc > best["val_acc"]:
             best = dict(rec)
             save_weights(ema.module, out_dir / "best.safetensors")
-            write_card(out_dir / "best.json", training_card(cfg, spec, train_set, best, len(history)))
+            write_card(out_dir / "best.json", training_card(cfg, spec, train_set.label_names, len(train_set), best, len(history)))
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                     "sched": sched.state_dict(), "gen": gen.get_state(), "epoch": epoch, "best": best,
                     "history": history, "config": asdict(cfg)}, out_dir / "last.pt.tmp")
@@ -242,20 +242,20 @@ def train(cfg: TrainConfig, train_set: FaceArrays, val_set: FaceArrays, out_dir:
     return {"config": asdict(cfg), "best": best, "history": history}
 
 
-def training_card(cfg: TrainConfig, spec, train_set: FaceArrays, best: dict, epochs_run: int) -> dict:
+def training_card(cfg: TrainConfig, spec, labels: tuple[str, ...], n_train: int, best: dict, epochs_run: int) -> dict:
     """The model card as training leaves it; evaluation and calibration add their sections."""
     task = "ferplus" if cfg.soft_targets else "fer2013"
     return {
         "name": f"{task}_{cfg.model}",
         "architecture": cfg.model,
         "description": spec.description,
-        "labels": list(train_set.label_names),
+        "labels": list(labels),
         "preprocessing": {"input_size": spec.input_size, "channels": spec.in_channels, "mean": list(spec.mean),
                           "std": list(spec.std), "colour": "grey", "alignment": "fer.align (eyes level, FER-2013 geometry)"},
         "calibration": {"temperature": 1.0},
         "training": {"recipe": asdict(cfg), "epochs_run": epochs_run,
                      "selected_on": "PublicTest accuracy of the EMA weights", "best_epoch": best},
-        "data": {"train": f"{task} Training split ({len(train_set)} faces)", "validation": "PublicTest",
+        "data": {"train": f"{task} Training split ({n_train} faces)", "validation": "PublicTest",
                  "test": "PrivateTest (reported once)"},
     }
 

@@ -29,24 +29,37 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 IFRAME = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
 W, H, FPS = 640, 480, 30
+MIN_ANALYSED = 10  # frames through the model (slow on a loaded 2-core machine)
+MIN_SENT = 30  # frames sent back to the browser
+COLOUR_TOLERANCE = 45  # per channel: the returned stream is lossy VP8
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason=f"no browser: {CHROMIUM} missing (apt-get install -y chromium)")
 
 
-def write_y4m(path: Path, rgb: np.ndarray, frames: int = 30) -> None:
-    """A still photo as a 640x480 YUV4MPEG2 clip (Chromium loops it as the fake camera)."""
+def camera_frame(rgb: np.ndarray) -> np.ndarray:
+    """A photo scaled into a 640x480 grey frame, as a webcam would send it."""
     h, w = rgb.shape[:2]
     s = min(W / w, H / h)
     small = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
     canvas = np.full((H, W, 3), 128, np.uint8)
     y0, x0 = (H - small.shape[0]) // 2, (W - small.shape[1]) // 2
     canvas[y0:y0 + small.shape[0], x0:x0 + small.shape[1]] = small
-    i420 = cv2.cvtColor(canvas, cv2.COLOR_RGB2YUV_I420).tobytes()
+    return canvas
+
+
+def write_y4m(path: Path, rgb: np.ndarray, frames: int = 30) -> None:
+    """A still photo as a 640x480 YUV4MPEG2 clip (Chromium loops it as the fake camera)."""
+    i420 = cv2.cvtColor(camera_frame(rgb), cv2.COLOR_RGB2YUV_I420).tobytes()
     with path.open("wb") as fh:
         fh.write(f"YUV4MPEG2 W{W} H{H} F{FPS}:1 Ip A1:1 C420jpeg\n".encode())
         for _ in range(frames):
             fh.write(b"FRAME\n" + i420)
+
+
+def tag_region(box: list[float]) -> tuple[int, int, int, int]:
+    """(x, y, w, h) of a strip at the bottom of the label tag, just above the box's top-left."""
+    return int(box[0]) + 3, max(0, int(box[1]) - 8), 30, 8
 
 
 def free_port() -> int:
@@ -104,8 +117,8 @@ def streamlit_server(tmp_path):
 
 
 def video_region_rgb(frame, box: list[float], size: list[int]) -> np.ndarray | None:
-    """Median RGB of the returned video just above-left of the face box, where the label tag is."""
-    js = """([bx, by, fw, fh]) => {
+    """Median RGB of the returned video in the label tag's strip (None before any video)."""
+    js = """([x, y, w, h, fw, fh]) => {
         const v = document.querySelector('video');
         if (!v || !v.videoWidth) return null;
         const sx = v.videoWidth / fw, sy = v.videoHeight / fh;
@@ -113,15 +126,13 @@ def video_region_rgb(frame, box: list[float], size: list[int]) -> np.ndarray | N
         c.width = v.videoWidth; c.height = v.videoHeight;
         const g = c.getContext('2d');
         g.drawImage(v, 0, 0);
-        const x = Math.round((bx + 3) * sx), y = Math.max(0, Math.round((by - 8) * sy));
-        const w = Math.max(4, Math.round(30 * sx)), h = Math.max(3, Math.round(8 * sy));
-        return Array.from(g.getImageData(x, y, w, h).data);
+        const rw = Math.max(3, Math.round(w * sx)), rh = Math.max(3, Math.round(h * sy));
+        return Array.from(g.getImageData(Math.round(x * sx), Math.round(y * sy), rw, rh).data);
     }"""
-    data = frame.evaluate(js, [box[0], box[1], size[0], size[1]])
+    data = frame.evaluate(js, [*tag_region(box), *size])
     if not data:
         return None
-    px = np.asarray(data, np.float32).reshape(-1, 4)[:, :3]
-    return np.median(px, axis=0)
+    return np.median(np.asarray(data, np.float32).reshape(-1, 4)[:, :3], axis=0)
 
 
 def test_live_webcam_returns_annotated_frames(streamlit_server, tmp_path, astronaut):
@@ -142,49 +153,50 @@ def test_live_webcam_returns_annotated_frames(streamlit_server, tmp_path, astron
             page = ctx.pages[0] if ctx.pages else ctx.new_page()
             page.goto(url, timeout=120_000)
             start = page.frame_locator(IFRAME).get_by_role("button", name="START")
-            # The component sometimes resets its first session under load and START comes back.
+            start.click(timeout=240_000)  # first render loads MTCNN and the model
             state: dict = {}
-            for _attempt in range(4):
-                start.click(timeout=120_000)
-                end = time.monotonic() + 20
-                while time.monotonic() < end and read_counter(counter).get("frames", 0) == 0:
-                    time.sleep(0.5)
-                if read_counter(counter).get("frames", 0) > 0:
-                    break
-            end = time.monotonic() + 90
-            while time.monotonic() < end:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
                 state = read_counter(counter)
-                if state.get("frames", 0) > 30 and state.get("faces", 0) >= 1:
+                if state.get("frames", 0) >= MIN_ANALYSED and state.get("sent", 0) >= MIN_SENT:
                     break
-                time.sleep(0.5)
-            assert state.get("frames", 0) > 30, f"too few frames processed: {state}"
+                if start.is_visible():  # known flake under load: the component reset its session
+                    start.click(timeout=30_000)
+                time.sleep(1.0)
+            assert state.get("frames", 0) >= MIN_ANALYSED, f"too few frames analysed: {state}"
+            assert state.get("sent", 0) >= MIN_SENT, f"too few frames sent back: {state}"
             assert state["faces"] == 1, f"expected the astronaut's one face: {state}"
 
-            # The label tag drawn above the box comes back in the label's colour.
+            # The label tag drawn above the box comes back in the label's colour; the fake
+            # camera's own pixels there are far from it, so this cannot pass without drawing.
             frame = page.locator(IFRAME).element_handle().content_frame()
-            expected = np.asarray(color_rgb(state["shown"][0]), np.float32)
-            seen = None
-            for _ in range(20):
-                seen = video_region_rgb(frame, state["boxes"][0], state["size"])
-                if seen is not None and np.abs(seen - expected).max() < 45:
-                    break
-                time.sleep(0.5)
+            x, y, w, h = tag_region(state["boxes"][0])
+            original = np.median(camera_frame(astronaut)[y:y + h, x:x + w].reshape(-1, 3), axis=0)
+            seen, expected = None, None
+            for _ in range(60):
                 state = read_counter(counter)
                 expected = np.asarray(color_rgb(state["shown"][0]), np.float32)
+                assert np.abs(original - expected).max() > 3 * COLOUR_TOLERANCE, "test cannot tell"
+                seen = video_region_rgb(frame, state["boxes"][0], state["size"])
+                if seen is not None and np.abs(seen - expected).max() < COLOUR_TOLERANCE:
+                    break
+                time.sleep(0.5)
             assert seen is not None, "no video frame in the page"
-            assert np.abs(seen - expected).max() < 45, f"tag colour {seen} != {expected} ({state})"
+            assert np.abs(seen - expected).max() < COLOUR_TOLERANCE, \
+                f"tag colour {seen} != {expected} (camera had {original}; {state})"
 
             # The page beside the video shows the emotion of the face.
-            page.get_by_text("Frame rate").first.wait_for(timeout=30_000)
+            page.get_by_text("Analysis rate").first.wait_for(timeout=60_000)
             names = "|".join(DISPLAY_NAMES[k] for k in DISPLAY_NAMES if k != "uncertain")
             page.get_by_test_id("stMetricValue").filter(has_text=re.compile(names)) \
-                .first.wait_for(timeout=30_000)
+                .first.wait_for(timeout=60_000)
             time.sleep(1.0)
             shot = tmp_path / "app.png"
             page.screenshot(path=str(shot))
             if os.environ.get("FER_SCREENSHOT"):
                 shutil.copyfile(shot, os.environ["FER_SCREENSHOT"])
-            print(f"frames processed: {state['frames']}, fps: {state['fps']}, screenshot: {shot}")
+            print(f"analysed {state['frames']} frames at {state['fps']} fps, sent {state['sent']} "
+                  f"at {state['video_fps']} fps; tag colour {seen} vs {expected}; screenshot: {shot}")
         finally:
             ctx.close()
 

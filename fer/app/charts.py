@@ -17,7 +17,8 @@ def probability_bars(probs: dict[str, float], title: str | None = None, height: 
         marker_color=[color_hex(k) for k in labels], marker_line_color="#555", marker_line_width=0.5,
         text=[f"{v:.0%}" for v in values], textposition="outside", cliponaxis=False,
         hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=40, t=40 if title else 10, b=10),
-                      xaxis=dict(range=[0, 1], tickformat=".0%", title=None),
-                      yaxis=dict(title=None), showlegend=False, uirevision="constant")
+    margin = {"l": 10, "r": 40, "t": 40 if title else 10, "b": 10}
+    fig.update_layout(title=title, height=height, margin=margin,
+                      xaxis={"range": [0, 1], "tickformat": ".0%", "title": None},
+                      yaxis={"title": None}, showlegend=False, uirevision="constant")
     return fig

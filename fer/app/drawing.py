@@ -23,13 +23,15 @@ def draw_landmarks(scene: np.ndarray, faces: list[FaceEmotion]) -> np.ndarray:
         if not np.isfinite(f.landmarks).all():
             continue
         for x, y in np.asarray(f.landmarks, np.float32):
-            cv2.circle(scene, (int(round(x)), int(round(y))), r, LANDMARK_RGB, -1, cv2.LINE_AA)
+            cv2.circle(scene, (round(x), round(y)), r, LANDMARK_RGB, -1, cv2.LINE_AA)
     return scene
 
 
 def draw_fps(scene: np.ndarray, analysis_fps: float, video_fps: float | None = None) -> np.ndarray:
     """'model 8.1 fps | video 30 fps' on a dark tag in the top-left corner, in place."""
-    text = f"model {analysis_fps:.1f} fps" + (f" | video {video_fps:.0f} fps" if video_fps is not None else "")
+    text = f"model {analysis_fps:.1f} fps"
+    if video_fps is not None:
+        text += f" | video {video_fps:.0f} fps"
     scale = max(0.5, max(scene.shape[:2]) / 1000)
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
     cv2.rectangle(scene, (0, 0), (tw + 10, th + base + 10), (0, 0, 0), -1)

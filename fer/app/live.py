@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -96,7 +96,8 @@ class FrameRateMeter:
     def tick(self, t: float) -> float:
         if self._last is not None and t > self._last:
             dt = t - self._last
-            self._interval = dt if self._interval is None else (1 - self.weight) * self._interval + self.weight * dt
+            w = self.weight
+            self._interval = dt if self._interval is None else (1 - w) * self._interval + w * dt
         self._last = t
         return self.fps
 
@@ -105,7 +106,7 @@ class FrameRateMeter:
         return 1.0 / self._interval if self._interval else 0.0
 
 
-def main_face(faces: tuple[FaceEmotion, ...] | list[FaceEmotion], track_id: int | None = None) -> FaceEmotion | None:
+def main_face(faces: Sequence[FaceEmotion], track_id: int | None = None) -> FaceEmotion | None:
     """The face with `track_id` if it is present, else the largest one, else None."""
     if track_id is not None:
         for f in faces:
@@ -123,7 +124,7 @@ def ice_servers(secrets: Mapping | None, environ: Mapping[str, str]) -> list[dic
     if secrets is not None:
         try:
             raw = secrets.get("ice_servers") or (secrets.get("rtc_configuration") or {}).get("iceServers")
-        except Exception:  # no secrets.toml: Streamlit raises rather than returning None
+        except FileNotFoundError:  # no secrets.toml: Streamlit raises rather than returning None
             raw = None
     if raw is None and environ.get(ICE_ENV):
         try:
@@ -245,13 +246,6 @@ def _session_holder() -> LatestSlot[LiveSnapshot]:
     return st.session_state["fer_live_holder"]
 
 
-def _secrets() -> Mapping | None:
-    try:
-        return st.secrets
-    except Exception:
-        return None
-
-
 def _live_panel(holder: LatestSlot[LiveSnapshot], playing: bool) -> None:
     snap = holder.get()
     if not playing or snap is None:
@@ -277,7 +271,7 @@ _live_panel_refreshing = st.fragment(run_every=REFRESH_S)(_live_panel)
 def render_live_tab(settings: AppSettings) -> None:
     holder = _session_holder()
     try:
-        rtc = rtc_configuration(_secrets())
+        rtc = rtc_configuration(st.secrets)
     except ValueError as e:
         st.error(str(e))
         rtc = {"iceServers": []}

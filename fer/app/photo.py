@@ -29,7 +29,8 @@ class PhotoAnalysis:
     faces: list[FaceEmotion]  # numbered 1..n left to right (track_id), matching the drawing
 
 
-def analyze_photo(recognizer: EmotionRecognizer, data: bytes, name: str, settings: AppSettings) -> PhotoAnalysis:
+def analyze_photo(recognizer: EmotionRecognizer, data: bytes, name: str,
+                  settings: AppSettings) -> PhotoAnalysis:
     """Decode, analyse and draw; raises `ImageError` for anything that is not a usable image."""
     rgb = load_image(data)
     faces = sorted(recognizer.analyze(rgb), key=lambda f: f.box[0])

@@ -42,7 +42,7 @@ def render_sidebar() -> AppSettings:
         st.subheader("Face detection")
         min_score = st.slider("Detection confidence", 0.5, 0.99, d.min_score, 0.01, key="min_score",
                               help="Lower finds more faces, and more false ones.")
-        min_face_size = st.slider("Minimum face size (px)", 20, 200, d.min_face_size, 5,
+        min_face_size = st.slider("Minimum face size (px)", 20, 400, d.min_face_size, 10,
                                   key="min_face_size")
         detect_every = st.slider("Detect faces every k frames", 1, 10, d.detect_every, key="detect_every",
                                  help="Between detections faces are tracked and only classified, "

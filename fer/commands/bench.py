@@ -21,6 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="faces in the scenes: FER-2013 test faces where the data is, else the astronaut photo")
     p.add_argument("--soak", type=int, default=0, metavar="N",
                    help="also run N frames with faces appearing and leaving; reports tracks and memory growth")
+    p.add_argument("--threads", type=int, default=None,
+                   help="PyTorch and ONNX Runtime threads (default: theirs); 1 is far faster when other work shares the CPU")
     p.add_argument("--json", metavar="OUT", help="write the full report as JSON here")
 
 
@@ -41,7 +43,7 @@ def run(args) -> int:
         raise ValueError("--faces takes 0 to 16 faces per frame")
     specs = default_specs(parse_sizes(args.sizes), faces, args.detect_every, compare=not args.no_compare)
     report = run_benchmark(specs, args.frames, args.warmup, args.soak, args.source,
-                           progress=lambda msg: print(f"... {msg}", file=sys.stderr, flush=True))
+                           threads=args.threads, progress=lambda msg: print(f"... {msg}", file=sys.stderr, flush=True))
     print(report.to_markdown())
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

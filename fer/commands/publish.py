@@ -1,0 +1,68 @@
+"""Ship a trained run: copy its best weights into weights/, write the model card, and add the
+test-split metrics (reported once, after model selection on the validation split)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from fer.commands import DEFAULT_DATA
+
+HELP = "copy a run's best weights into weights/ with a model card holding its test metrics"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="a training output folder (best.safetensors, history.json)")
+    p.add_argument("--name", help="name in weights/ (default: <task>_<model>)")
+    p.add_argument("--data", help="evaluation data (default: ../shared/data/fer2013 or ferplus)")
+    p.add_argument("--dest", default=str(Path(__file__).resolve().parents[2] / "weights"))
+
+
+def card_from_run(run: Path) -> dict:
+    if (run / "best.json").is_file():
+        return json.loads((run / "best.json").read_text())
+    # Runs from before cards were written by training: rebuild it from history.json.
+    from fer.labels import FER2013_LABELS, FERPLUS_LABELS
+    from fer.models import get_spec
+    from fer.train import TrainConfig, training_card
+
+    h = json.loads((run / "history.json").read_text())
+    cfg = TrainConfig(**h["config"])
+    labels = FERPLUS_LABELS if cfg.soft_targets else FER2013_LABELS
+    n = {"fer2013": 28709, "ferplus": 28558}["ferplus" if cfg.soft_targets else "fer2013"]
+    return training_card(cfg, get_spec(cfg.model), labels, n, h["best"], len(h["history"]))
+
+
+def run(args) -> int:
+    from fer.classifier import EmotionClassifier
+    from fer.evaluate import evaluate, load_eval_data
+
+    src = Path(args.run)
+    card = card_from_run(src)
+    name = args.name or card["name"]
+    card["name"] = name
+    dest = Path(args.dest)
+    shutil.copyfile(src / "best.safetensors", dest / f"{name}.safetensors")
+    (dest / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
+    clf = EmotionClassifier(dest / f"{name}.safetensors")
+    task = "ferplus" if "contempt" in clf.labels else "fer2013"
+    data = args.data or str(DEFAULT_DATA / task)
+    metrics = {}
+    for split in ("PublicTest", "PrivateTest"):
+        faces, _ = load_eval_data(data, split, clf.labels)
+        for tta in (False, True):
+            clf.flip_tta = tta
+            report, _ = evaluate(clf, faces)
+            key = split + (" + flip TTA" if tta else "")
+            metrics[key] = {"n": report.n, "accuracy": round(report.accuracy, 4),
+                            "macro_f1": round(report.macro_f1, 4), "weighted_f1": round(report.weighted_f1, 4),
+                            "per_class_recall": {k: round(v.recall, 4) for k, v in report.per_class.items()},
+                            "per_class_f1": {k: round(v.f1, 4) for k, v in report.per_class.items()}}
+            print(f"{key}: accuracy {report.accuracy:.4f}, macro-F1 {report.macro_f1:.4f}", flush=True)
+    card["metrics"] = {"data": f"{task} ({'FER+ majority vote, unknown/not-a-face removed' if task == 'ferplus' else 'FER-2013'})",
+                       **metrics}
+    (dest / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
+    print(f"wrote {dest / name}.safetensors and .json")
+    return 0

@@ -1,0 +1,117 @@
+"""The Streamlit page through `streamlit.testing.v1.AppTest`: real app script, real MTCNN and
+weights. The webcam component cannot run here (it needs a browser session), so its session
+lookup is patched to return None, as streamlit-webrtc does itself outside a live server; the
+browser test is tests/test_app_e2e.py."""
+
+from __future__ import annotations
+
+import io
+import json
+from unittest import mock
+
+import numpy as np
+import pytest
+from conftest import ROOT
+from PIL import Image
+
+from fer.app.photo import analyze_photo, probability_table, summary_table, to_json
+from fer.app.sidebar import AppSettings, weight_choices
+from fer.labels import FER2013_LABELS
+from fer.weights import DEFAULT_WEIGHTS
+
+APP = str(ROOT / "streamlit_app.py")
+
+
+def encode(rgb: np.ndarray, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, fmt)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def app():
+    from streamlit.testing.v1 import AppTest
+
+    with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
+        at = AppTest.from_file(APP, default_timeout=300)
+        at.run()
+        assert not at.exception, at.exception
+        yield at
+
+
+def upload(at, name: str, data: bytes, mime: str):
+    at.file_uploader(key="photo_upload").set_value((name, data, mime))
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_page_shows_responsible_use_note_and_tabs(app):
+    note = " ".join(c.value for c in app.caption)
+    assert "probability" in note and "MODEL_CARD.md" in note
+    assert [t.label for t in app.tabs] == ["Live webcam", "Photo", "Video file"]
+    assert app.sidebar.selectbox(key="weights").value == DEFAULT_WEIGHTS
+
+
+def test_photo_upload_shows_one_face_with_an_emotion(app, astronaut):
+    upload(app, "astronaut.jpg", encode(astronaut, "JPEG"), "image/jpeg")
+    assert not app.error
+    table = app.dataframe[0].value
+    assert len(table) == 1
+    assert table["Top emotion"].iloc[0] == "Happy"  # depends on the final (trained) weights
+    assert table["Emotion"].iloc[0] in {"Happy", "Uncertain"}
+    assert any(s.value == "1 face found" for s in app.subheader)
+    assert len(app.get("plotly_chart")) >= 1
+
+
+def test_webp_and_png_uploads_work(app, astronaut):
+    upload(app, "a.webp", encode(astronaut, "WEBP"), "image/webp")
+    assert len(app.dataframe[0].value) == 1
+    upload(app, "a.png", encode(astronaut, "PNG"), "image/png")
+    assert len(app.dataframe[0].value) == 1
+
+
+def test_corrupt_upload_shows_an_error_and_the_app_keeps_working(app, astronaut):
+    upload(app, "broken.jpg", encode(astronaut, "JPEG")[:200], "image/jpeg")
+    assert len(app.error) == 1 and "broken.jpg" in app.error[0].value
+    upload(app, "notes.png", b"this is not an image", "image/png")
+    assert len(app.error) == 1 and "notes.png" in app.error[0].value
+    upload(app, "astronaut.jpg", encode(astronaut, "JPEG"), "image/jpeg")
+    assert not app.error and len(app.dataframe[0].value) == 1
+
+
+def test_photo_without_a_face_says_so(app):
+    from skimage import data
+
+    upload(app, "coffee.png", encode(data.coffee(), "PNG"), "image/png")
+    assert not app.error
+    assert any("No face found" in w.value for w in app.warning)
+    assert not app.dataframe
+
+
+def test_sidebar_settings_reach_the_photo_tab(app, astronaut):
+    app.sidebar.slider(key="min_face_size").set_value(400)  # the astronaut's face is ~110 px
+    app.run()
+    upload(app, "astronaut.jpg", encode(astronaut, "JPEG"), "image/jpeg")
+    assert any("No face found" in w.value for w in app.warning)
+
+
+def test_analyze_photo_numbers_faces_and_exports_json(recognizer, astronaut):
+    settings = AppSettings(show_landmarks=True)
+    result = analyze_photo(recognizer, encode(astronaut, "PNG"), "a.png", settings)
+    assert [f.track_id for f in result.faces] == [1]
+    assert result.image.shape == astronaut.shape and not np.array_equal(result.image, astronaut)
+    exported = json.loads(to_json(result, settings))
+    assert exported["image"] == "a.png" and exported["model"] == DEFAULT_WEIGHTS
+    assert set(exported["faces"][0]["probs"]) == set(FER2013_LABELS)
+    table = summary_table(result.faces, settings.uncertain_below)
+    assert list(table["Face"]) == [1]
+    probs = probability_table(result.faces[0])
+    assert len(probs) == len(FER2013_LABELS) and probs["Probability"].sum() == pytest.approx(1, abs=1e-3)
+
+
+def test_settings_map_to_the_pipeline():
+    cfg = AppSettings(half_life_s=1.5, detect_every=5).pipeline_config()
+    assert (cfg.half_life_s, cfg.detect_every, cfg.smoothing) == (1.5, 5, True)
+    assert AppSettings(half_life_s=0).pipeline_config().smoothing is False
+    assert weight_choices()[0] == DEFAULT_WEIGHTS
