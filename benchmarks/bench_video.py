@@ -101,8 +101,9 @@ def main() -> None:
           f"{60 * 30 / (n / total.wall):.0f} s), {1000 * total.cpu / n:.1f} ms CPU per frame "
           f"(= {n / total.cpu:.1f} frames/s per busy core)")
     print(f"{'stage':<18}{'wall ms/frame':>14}{'CPU ms/frame':>14}")
-    for name, w, c in [("decode", decode.wall, decode.cpu), ("detect (MTCNN)", detect.wall, detect.cpu),
-                       ("align+classify", classify.wall, classify.cpu), ("track/smooth/rest", rest_w, rest_c)]:
+    stages = [("decode", decode.wall, decode.cpu), ("detect (MTCNN)", detect.wall, detect.cpu),
+              ("align+classify", classify.wall, classify.cpu), ("track/smooth/rest", rest_w, rest_c)]
+    for name, w, c in stages:
         print(f"{name:<18}{1000 * w / n:>14.1f}{1000 * c / n:>14.1f}")
     print("target: >= 30 frames/s;", "MET" if n / total.wall >= 30 else "NOT MET", "on this machine now")
 

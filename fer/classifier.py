@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer.weights import ModelCard, card_path, default_weights
+from fer.weights import ModelCard, card_path, default_weights, weights_path
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -21,6 +21,22 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     z -= z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+_ONNX_CACHE: dict[tuple, bytes] = {}
+
+
+def _export_onnx(model, in_channels: int, size: int, key: tuple) -> bytes:
+    """ONNX bytes of `model`, exported once per weights file and process (export takes seconds)."""
+    if key not in _ONNX_CACHE:
+        import torch
+
+        buf = io.BytesIO()
+        dummy = torch.zeros(1, in_channels, size, size)
+        torch.onnx.export(model, (dummy,), buf, input_names=["x"], output_names=["logits"],
+                          dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=17, dynamo=False)
+        _ONNX_CACHE[key] = buf.getvalue()
+    return _ONNX_CACHE[key]
 
 
 class EmotionClassifier:
@@ -33,7 +49,7 @@ class EmotionClassifier:
         from fer.models import create_model
         from fer.weights import load_state
 
-        path = Path(weights) if weights else default_weights()
+        path = weights_path(weights) if weights else default_weights()
         if not path.is_file():
             raise FileNotFoundError(f"weights not found: {path}")
         cpath = card_path(path)
@@ -69,17 +85,17 @@ class EmotionClassifier:
 
     def _onnx_session(self, threads: int | None):
         import onnxruntime as ort
-        import torch
 
-        buf = io.BytesIO()
-        dummy = torch.zeros(1, self.card.in_channels, self.input_size, self.input_size)
-        torch.onnx.export(self.model, (dummy,), buf, input_names=["x"], output_names=["logits"],
-                          dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=17, dynamo=False)
+        st = self.weights_path.stat()
+        onnx_bytes = _export_onnx(self.model, self.card.in_channels, self.input_size,
+                                  (str(self.weights_path.resolve()), st.st_mtime_ns, st.st_size))
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        # Spinning threads wait for cores that a busy machine (WebRTC, Streamlit) never frees.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        return ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(onnx_bytes, opts, providers=["CPUExecutionProvider"])
 
     def preprocess(self, crops: np.ndarray) -> np.ndarray:
         """(N, S, S) uint8 grey -> (N, 1, S, S) float32, normalised as in training."""

@@ -75,9 +75,10 @@ class FaceDetector:
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces in an RGB uint8 image, left to right; [] when there are none."""
-        if image.shape[0] < 12 or image.shape[1] < 12:  # below MTCNN's smallest window
-            return []
         pre = self.preprocess(image)
+        # MTCNN builds no image pyramid (and fails) when the short side is below its smallest face.
+        if min(pre.image.shape[:2]) < max(12, self.config.min_face_size):
+            return []
         return self.postprocess(self.forward(pre), pre)
 
     __call__ = detect

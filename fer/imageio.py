@@ -83,8 +83,9 @@ def _pil_to_rgb(im: Image.Image, max_pixels: int) -> np.ndarray:
         im = ImageOps.exif_transpose(im)
     except Exception:  # a broken EXIF block should not cost the user the photo
         pass
-    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):  # 16-bit grey: scale down; convert() would clip at 255
-        im = Image.fromarray((np.asarray(im).astype(np.int64) >> (8 if np.asarray(im).max() > 255 else 0)).clip(0, 255).astype(np.uint8))
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):  # 16-bit grey: convert() would clip at 255
+        g = np.asarray(im).astype(np.int64)
+        im = Image.fromarray((g >> (8 if g.max() > 255 else 0)).clip(0, 255).astype(np.uint8))
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         im = im.convert("RGBA")
         background = Image.new("RGBA", im.size, (255, 255, 255, 255))

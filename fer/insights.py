@@ -150,12 +150,14 @@ def _runs(mask: np.ndarray, contiguous: np.ndarray) -> list[tuple[int, int]]:
     return runs
 
 
-def stress_share(t: np.ndarray, dt: np.ndarray, negative: np.ndarray, threshold: float, window_s: float) -> float:
+def stress_share(t: np.ndarray, dt: np.ndarray, negative: np.ndarray, threshold: float,
+                 window_s: float) -> float:
     """Share of time inside unbroken runs of negative mass > threshold lasting >= window_s."""
     if len(t) == 0:
         return 0.0
     contiguous = np.concatenate([[False], np.diff(t) <= 1.5 * np.maximum(dt[1:], dt[:-1])])
-    inside = sum(dt[a:b].sum() for a, b in _runs(negative > threshold, contiguous) if dt[a:b].sum() >= window_s)
+    runs = _runs(negative > threshold, contiguous)
+    inside = sum(dt[a:b].sum() for a, b in runs if dt[a:b].sum() >= window_s)
     return float(inside / dt.sum())
 
 
@@ -221,7 +223,8 @@ def track_durations(df: pd.DataFrame) -> pd.Series:
     return faces.groupby("track_id")["dt_s"].sum()
 
 
-def summarize_video(df: pd.DataFrame, video: str = "", config: InsightConfig = InsightConfig()) -> VideoSummary:
+def summarize_video(df: pd.DataFrame, video: str = "",
+                    config: InsightConfig = InsightConfig()) -> VideoSummary:
     """Per-video summary: people on screen at least `min_track_s`, faceless frames, confidence."""
     frames = df.drop_duplicates("frame")
     faceless = df[df["track_id"].isna()]
@@ -231,7 +234,8 @@ def summarize_video(df: pd.DataFrame, video: str = "", config: InsightConfig = I
     keep.sort(key=lambda i: first[i])
     faces = df.dropna(subset=["track_id"])
     n = len(frames)
-    conf = float((faces["confidence"] * faces["dt_s"]).sum() / faces["dt_s"].sum()) if len(faces) else float("nan")
+    w = faces["dt_s"]
+    conf = float((faces["confidence"] * w).sum() / w.sum()) if len(faces) else float("nan")
     return VideoSummary(video=video, duration_s=float(frames["dt_s"].sum()), frames_analysed=n,
                         frames_without_face=len(faceless), share_without_face=len(faceless) / n if n else 0.0,
                         mean_confidence=conf, people=[summarize_track(df, i, config) for i in keep],

@@ -153,9 +153,10 @@ def plot_timeline_png(df: pd.DataFrame, path: str | Path, ids: list[int] | None 
     axes[-1, 0].set_xlabel("time (s)")
     handles, names = axes[0, 0].get_legend_handles_labels()
     if handles:
-        fig.legend(handles, names, loc="upper center", ncol=len(names), fontsize=8, frameon=False)
-    fig.suptitle(title, y=0.995, fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+        fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.94), ncol=len(names),
+                   fontsize=8, frameon=False)
+    fig.suptitle(title, y=0.99, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.86))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

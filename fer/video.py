@@ -251,7 +251,8 @@ class _AnnotatedWriter:
 
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (info.width, info.height))
+        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps,
+                                      (info.width, info.height))
         if not self.writer.isOpened():
             raise VideoError(f"cannot write an annotated video to {path}")
         self.annotator = EmotionAnnotator()

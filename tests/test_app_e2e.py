@@ -31,6 +31,7 @@ IFRAME = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
 W, H, FPS = 640, 480, 30
 MIN_ANALYSED = 10  # frames through the model (slow on a loaded 2-core machine)
 MIN_SENT = 30  # frames sent back to the browser
+STALL_S = 60  # no new frame for this long: press STOP and START again
 COLOUR_TOLERANCE = 45  # per channel: the returned stream is lossy VP8
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
@@ -152,16 +153,25 @@ def test_live_webcam_returns_annotated_frames(streamlit_server, tmp_path, astron
         try:
             page = ctx.pages[0] if ctx.pages else ctx.new_page()
             page.goto(url, timeout=120_000)
-            start = page.frame_locator(IFRAME).get_by_role("button", name="START")
+            component = page.frame_locator(IFRAME)
+            start = component.get_by_role("button", name="START")
             start.click(timeout=240_000)  # first render loads MTCNN and the model
             state: dict = {}
             deadline = time.monotonic() + 300
+            last, last_change = None, time.monotonic()
             while time.monotonic() < deadline:
                 state = read_counter(counter)
                 if state.get("frames", 0) >= MIN_ANALYSED and state.get("sent", 0) >= MIN_SENT:
                     break
+                if state != last:
+                    last, last_change = state, time.monotonic()
                 if start.is_visible():  # known flake under load: the component reset its session
                     start.click(timeout=30_000)
+                    last_change = time.monotonic()
+                elif time.monotonic() - last_change > STALL_S:  # connection lost: start again
+                    component.get_by_role("button", name="STOP").click(timeout=30_000)
+                    start.click(timeout=60_000)
+                    last_change = time.monotonic()
                 time.sleep(1.0)
             assert state.get("frames", 0) >= MIN_ANALYSED, f"too few frames analysed: {state}"
             assert state.get("sent", 0) >= MIN_SENT, f"too few frames sent back: {state}"

@@ -20,8 +20,7 @@ LOCAL_NAMES = {"localhost", "localhost.localdomain", "", None}
 
 
 def _is_local(address) -> bool:
-    if isinstance(address, (str, bytes)):  # AF_UNIX socket paths never leave the machine
-        return True
+    """A loopback host, or a (host, port, ...) tuple with one; AF_UNIX paths are checked by the caller."""
     host = address[0] if isinstance(address, tuple) else address
     if host in LOCAL_NAMES:
         return True
@@ -38,20 +37,20 @@ def no_network(monkeypatch):
     real_connect, real_connect_ex, real_getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
 
     def connect(self, address):
-        if not _is_local(address):
+        if self.family != socket.AF_UNIX and not _is_local(address):
             attempts.append(f"connect {address!r}")
             raise ConnectionRefusedError(f"test_offline: outgoing connection to {address!r} blocked")
         return real_connect(self, address)
 
     def connect_ex(self, address):
-        if not _is_local(address):
+        if self.family != socket.AF_UNIX and not _is_local(address):
             attempts.append(f"connect_ex {address!r}")
             return 111  # ECONNREFUSED
         return real_connect_ex(self, address)
 
     def getaddrinfo(host, *args, **kwargs):
         h = host.decode() if isinstance(host, bytes) else host
-        if h not in LOCAL_NAMES and not _is_local(h):
+        if not _is_local(h):
             attempts.append(f"getaddrinfo {h!r}")
             raise socket.gaierror(f"test_offline: name look-up of {h!r} blocked")
         return real_getaddrinfo(host, *args, **kwargs)

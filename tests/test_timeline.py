@@ -18,7 +18,8 @@ LABELS = FER2013_LABELS
 def face(track_id: int, label: str, p: float = 0.8, x: float = 10.0) -> FaceEmotion:
     rest = (1 - p) / (len(LABELS) - 1)
     probs = {k: (p if k == label else rest) for k in LABELS}
-    return FaceEmotion((x, 20.0, x + 50, 80.0), 0.99, np.full((5, 2), np.nan, np.float32), probs, label, track_id)
+    no_landmarks = np.full((5, 2), np.nan, np.float32)
+    return FaceEmotion((x, 20.0, x + 50, 80.0), 0.99, no_landmarks, probs, label, track_id)
 
 
 def timeline(frames: list[list[FaceEmotion]], dt: float = 0.1) -> pd.DataFrame:

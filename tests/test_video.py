@@ -42,7 +42,8 @@ def paste(frame: np.ndarray, face: np.ndarray, x: int, y: int) -> np.ndarray:
 
 
 def fer_face(path: Path) -> np.ndarray:
-    grey = cv2.resize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), (FACE, FACE), interpolation=cv2.INTER_CUBIC)
+    grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    grey = cv2.resize(grey, (FACE, FACE), interpolation=cv2.INTER_CUBIC)
     return np.repeat(grey[..., None], 3, 2)
 
 
@@ -110,8 +111,8 @@ def test_sampler_weights_each_frame_by_the_time_it_stands_for():
 def test_streaming_memory_stays_flat(tmp_path):
     """Reading 200 frames holds about one frame at a time, not the video."""
     rng = np.random.default_rng(0)
-    path = write_video(tmp_path / "long.avi", (rng.integers(0, 255, (240, 320, 3), np.uint8) for _ in range(200)),
-                       25, "MJPG")
+    noise = (rng.integers(0, 255, (240, 320, 3), np.uint8) for _ in range(200))
+    path = write_video(tmp_path / "long.avi", noise, 25, "MJPG")
     frame_bytes = 240 * 320 * 3
     tracemalloc.start()
     n = sum(1 for _ in iter_frames(path))
@@ -249,7 +250,8 @@ def test_two_faces_leaving_returning_and_a_spurious_one(tmp_path, recognizer):
 def test_streaming_analysis_annotates_and_reports_progress(plain_video, tmp_path, recognizer):
     seen = []
     records = iter_video_analysis(plain_video, recognizer, AnalysisOptions(every=3),
-                                  annotate_to=tmp_path / "ann.mp4", progress=lambda n, total: seen.append((n, total)))
+                                  annotate_to=tmp_path / "ann.mp4",
+                                  progress=lambda n, total: seen.append((n, total)))
     records = list(records)
     assert len(records) == 10 and seen[-1] == (10, 10)
     assert sum(len(r.faces) == 1 for r in records) >= 9

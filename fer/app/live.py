@@ -141,7 +141,7 @@ def rtc_configuration(secrets: Mapping | None = None, environ: Mapping[str, str]
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{threading.get_ident()}.tmp")  # writers in two threads
     tmp.write_text(text)
     os.replace(tmp, path)
 
@@ -192,14 +192,20 @@ class EmotionVideoProcessor(VideoProcessorBase):
                             tuple(result.faces), t)
         self._latest = snap
         self.holder.put(snap)
-        if self.counter_path is not None:
-            _write_atomic(self.counter_path, json.dumps({
-                "frames": self.analysed, "sent": self.sent, "fps": round(snap.fps, 2),
-                "video_fps": round(snap.video_fps, 2), "size": [rgb.shape[1], rgb.shape[0]],
-                "faces": len(result.faces), "labels": [f.label for f in result.faces],
-                "shown": [shown_label(f, settings.uncertain_below) for f in result.faces],
-                "boxes": [[round(float(v), 1) for v in f.box] for f in result.faces]}))
+        self._report(rgb.shape, result.faces, settings)
         return snap
+
+    def _report(self, shape: tuple[int, ...], faces: list[FaceEmotion], settings: AppSettings) -> None:
+        """Progress for end-to-end tests (only when a counter file is set), written atomically."""
+        if self.counter_path is None:
+            return
+        snap = self._latest
+        _write_atomic(self.counter_path, json.dumps({
+            "frames": self.analysed, "sent": self.sent, "fps": round(snap.fps if snap else 0.0, 2),
+            "video_fps": round(self.video_rate.fps, 2), "size": [shape[1], shape[0]],
+            "faces": len(faces), "labels": [f.label for f in faces],
+            "shown": [shown_label(f, settings.uncertain_below) for f in faces],
+            "boxes": [[round(float(v), 1) for v in f.box] for f in faces]}))
 
     def draw(self, rgb: np.ndarray, now: float) -> np.ndarray:
         """Draw the newest analysis (unless stale) and the rates on a frame, in place."""
@@ -234,6 +240,8 @@ class EmotionVideoProcessor(VideoProcessorBase):
         self.submit(rgb.copy(), now)
         self.video_rate.tick(now)
         self.sent += 1
+        if self.sent % 30 == 0 and self._latest is not None:  # video flows even while analysis waits
+            self._report(rgb.shape, list(self._latest.faces), self.settings)
         return av.VideoFrame.from_ndarray(self.draw(rgb, now), format="rgb24")
 
     def on_ended(self) -> None:

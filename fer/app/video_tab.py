@@ -21,7 +21,8 @@ from fer.timeline import plotly_figure
 from fer.video import VIDEO_SUFFIXES, AnalysisOptions, ProgressFn, VideoAnalysis, VideoError, analyze_video
 
 UPLOAD_TYPES = [s.lstrip(".") for s in VIDEO_SUFFIXES]
-RATES = {"Every frame": None, "10 frames per second": 10.0, "5 frames per second": 5.0, "2 frames per second": 2.0}
+RATES = {"Every frame": None, "10 frames per second": 10.0, "5 frames per second": 5.0,
+         "2 frames per second": 2.0}
 NOTE = ("These figures describe visible facial expressions, frame by frame, for a human reviewer. "
         "They do not measure feelings, honesty or suitability, and must never decide about a person.")
 
@@ -38,8 +39,8 @@ class VideoReport:
     def json(self, model: str) -> str:
         a = self.analysis
         return json.dumps({"video": self.name, "note": NOTE, "model": model,
-                           "source": {"width": a.info.width, "height": a.info.height, "fps": round(a.info.fps, 3),
-                                      "frame_count": a.info.frame_count},
+                           "source": {"width": a.info.width, "height": a.info.height,
+                                      "fps": round(a.info.fps, 3), "frame_count": a.info.frame_count},
                            "frames_analysed": a.frames_analysed, "stopped_at_cap": a.stopped_at_cap,
                            "summary": self.summary.to_dict()}, indent=2)
 
@@ -73,7 +74,8 @@ def _recognizer(settings):
 
         return get_recognizer(settings)
     except ImportError:
-        return _fallback_recognizer(getattr(settings, "weights", None), float(getattr(settings, "min_score", 0.9)),
+        return _fallback_recognizer(getattr(settings, "weights", None),
+                                    float(getattr(settings, "min_score", 0.9)),
                                     int(getattr(settings, "min_face_size", 20)))
 
 
@@ -87,7 +89,8 @@ def _cards(summary: VideoSummary) -> None:
     c[0].metric("Analysed", f"{summary.duration_s:.1f} s", help=f"{summary.frames_analysed} frames")
     c[1].metric("People", len(summary.people),
                 help=f"{summary.short_tracks_dropped} face tracks under 0.5 s were left out")
-    c[2].metric("No face", f"{summary.share_without_face:.0%}", help="Share of analysed frames without any face")
+    c[2].metric("No face", f"{summary.share_without_face:.0%}",
+                help="Share of analysed frames without any face")
     c[3].metric("Model confidence", "n/a" if summary.mean_confidence != summary.mean_confidence
                 else f"{summary.mean_confidence:.0%}", help="Mean top probability over all faces")
 
@@ -104,7 +107,8 @@ def _person(report: VideoReport, p, key: str) -> None:
     c[3].metric("Changes", len(p.change_points), help="Moments of sharp change in the smoothed expression")
     c[4].metric("Confidence", f"{p.mean_confidence:.0%}",
                 help=f"Mean top probability; below 40% for {p.low_confidence_share:.0%} of the time")
-    st.plotly_chart(plotly_figure(report.analysis.timeline, p.track_id, title=""), key=f"{key}_chart_{p.track_id}")
+    st.plotly_chart(plotly_figure(report.analysis.timeline, p.track_id, title=""),
+                    key=f"{key}_chart_{p.track_id}")
     shares = pd.DataFrame({"Emotion": [display_name(k) for k in p.time_share],
                            "Share of time": [f"{v:.0%}" for v in p.time_share.values()],
                            "Mean probability": [round(p.mean_probs[k], 3) for k in p.time_share]})
@@ -117,9 +121,11 @@ def _person(report: VideoReport, p, key: str) -> None:
 
 
 def render_video_tab(settings) -> None:
-    upload = st.file_uploader("Upload a video (MP4, AVI, WebM, MOV...)", type=UPLOAD_TYPES, key="video_upload")
+    upload = st.file_uploader("Upload a video (MP4, AVI, WebM, MOV...)", type=UPLOAD_TYPES,
+                              key="video_upload")
     rate_name = st.selectbox("Frames to analyse", list(RATES), key="video_rate",
-                             help="Fewer frames per second is faster; every frame catches the briefest expressions.")
+                             help="Fewer frames per second is faster; every frame catches the "
+                                  "briefest expressions.")
     st.caption(NOTE + " Uploads are analysed in a temporary file, deleted right after.")
     if upload is None:
         return
@@ -151,7 +157,8 @@ def render_video_tab(settings) -> None:
     if report is None:
         return
     a = report.analysis
-    st.success(f"{a.frames_analysed} frames analysed in {a.elapsed_s:.1f} s ({a.frames_per_second:.1f} frames/s)")
+    st.success(f"{a.frames_analysed} frames analysed in {a.elapsed_s:.1f} s "
+               f"({a.frames_per_second:.1f} frames/s)")
     if a.stopped_at_cap:
         st.warning(f"Only the first {a.frames_analysed} frames were analysed (the frame cap).")
     _cards(report.summary)

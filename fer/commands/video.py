@@ -78,7 +78,8 @@ def _analyse_one(path, stem: str, recognizer, args, options, config) -> dict:
         bar.close()
     summary = summarize_video(result.timeline, path.name, config)
     files = write_timeline(result.timeline, out, stem)
-    png = plot_timeline_png(result.timeline, out / f"{stem}_timeline.png", [p.track_id for p in summary.people],
+    png = plot_timeline_png(result.timeline, out / f"{stem}_timeline.png",
+                            [p.track_id for p in summary.people],
                             title=path.name)
     report = {
         "video": str(path),
@@ -91,14 +92,16 @@ def _analyse_one(path, stem: str, recognizer, args, options, config) -> dict:
                      "frames_per_second": round(result.frames_per_second, 2),
                      "weights": recognizer.classifier.weights_path.name, "min_track_s": config.min_track_s},
         "summary": summary.to_dict(),
-        "files": {"timeline_csv": files.csv.name, "timeline_parquet": files.parquet.name if files.parquet else None,
-                  "plot": png.name, "annotated": result.annotated_path.name if result.annotated_path else None},
+        "files": {"timeline_csv": files.csv.name,
+                  "timeline_parquet": files.parquet.name if files.parquet else None, "plot": png.name,
+                  "annotated": result.annotated_path.name if result.annotated_path else None},
     }
     (out / f"{stem}_summary.json").write_text(json.dumps(report, indent=2) + "\n")
     if result.stopped_at_cap:
         print(f"warning: {path.name}: stopped after {result.frames_analysed} analysed frames; "
               "raise --max-frames to analyse all of it")
-    people = ", ".join(f"#{p.track_id} {p.seconds_on_screen:.1f}s {p.dominant}" for p in summary.people) or "no one"
+    people = ", ".join(f"#{p.track_id} {p.seconds_on_screen:.1f}s {p.dominant}" for p in summary.people)
+    people = people or "no one"
     print(f"{path.name}: {result.frames_analysed} frames at {result.frames_per_second:.1f} frames/s; "
           f"no face in {summary.share_without_face:.0%}; people: {people}")
     return summary.row()
@@ -158,7 +161,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", metavar="IN", help="a video file, a directory of videos, or a glob")
     p.add_argument("--out", default="fer_video_results", help="output directory (default: %(default)s)")
     rate = p.add_mutually_exclusive_group()
-    rate.add_argument("--every", type=_positive_int, metavar="N", help="analyse every N-th frame (default: all)")
+    rate.add_argument("--every", type=_positive_int, metavar="N",
+                      help="analyse every N-th frame (default: all)")
     rate.add_argument("--fps", type=_positive_float, metavar="F", help="analyse about F frames per second")
     p.add_argument("--detect-every", type=_positive_int, default=1, metavar="K",
                    help="run the face detector on every K-th analysed frame, reusing boxes between "
@@ -170,6 +174,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-face", type=_positive_int, default=20, metavar="PX",
                    help="smallest face to detect, in pixels (default: %(default)s; larger is faster)")
     p.add_argument("--min-track", type=float, default=0.5, metavar="S",
-                   help="leave people on screen for less than S seconds out of summaries (default: %(default)s)")
+                   help="leave people on screen for less than S seconds out of summaries "
+                        "(default: %(default)s)")
     p.add_argument("--reid-gap", type=float, default=5.0, metavar="S",
                    help="a person who returns within S seconds keeps their id (default: %(default)s)")

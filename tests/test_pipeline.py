@@ -1,0 +1,40 @@
+"""The fast live settings must not change what users are told: compare with the exact ones."""
+
+import cv2
+import numpy as np
+
+from fer.pipeline import EmotionPipeline, PipelineConfig
+from fer.recognizer import EmotionRecognizer
+
+
+def _frames(face: np.ndarray, n: int = 24):
+    """A 640x480 scene with the face drifting slowly, as in a webcam stream."""
+    face = cv2.resize(face, (200, 200))
+    for i in range(n):
+        scene = np.full((480, 640, 3), 90, np.uint8)
+        x, y = 150 + 4 * i, 120 + (i % 5)
+        scene[y : y + 200, x : x + 200] = face
+        yield scene
+
+
+def test_fast_and_exact_settings_agree(recognizer, astronaut):
+    face = astronaut[30:230, 130:330]
+    fast_rec = EmotionRecognizer(classifier=recognizer.classifier, detect_max_side=320)
+    fast = EmotionPipeline(fast_rec, PipelineConfig(detect_every=3))
+    exact = EmotionPipeline(recognizer, PipelineConfig(detect_every=1))
+    agree = total = 0
+    for i, frame in enumerate(_frames(face)):
+        a, b = fast.process(frame, i / 30), exact.process(frame, i / 30)
+        assert len(a.faces) == len(b.faces) == 1
+        total += 1
+        agree += a.faces[0].label == b.faces[0].label
+        iou_box = np.abs(np.subtract(a.faces[0].box, b.faces[0].box)).max()
+        assert iou_box < 30  # reused boxes lag the drifting face by a few pixels at most
+    assert agree / total >= 0.9
+
+
+def test_ids_kept_between_detections(recognizer, astronaut):
+    p = EmotionPipeline(recognizer, PipelineConfig(detect_every=4))
+    ids = {f.track_id for i, fr in enumerate(_frames(astronaut[30:230, 130:330], 8))
+           for f in p.process(fr, i / 30).faces}
+    assert ids == {1}
