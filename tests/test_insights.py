@@ -15,21 +15,14 @@ from fer.results import FaceEmotion
 from fer.timeline import TimelineBuilder
 from fer.video import FrameRecord
 
+import synthetic_faces
+from synthetic_faces import timeline
+
 LABELS = FER2013_LABELS
 
 
-def face(track_id: int, label: str, p: float = 0.9, x: float = 10.0) -> FaceEmotion:
-    rest = (1 - p) / (len(LABELS) - 1)
-    probs = {k: (p if k == label else rest) for k in LABELS}
-    no_landmarks = np.full((5, 2), np.nan, np.float32)
-    return FaceEmotion((x, 20.0, x + 50, 80.0), 0.99, no_landmarks, probs, label, track_id)
-
-
-def timeline(frames: list[list[FaceEmotion]], dt: float = 0.1) -> pd.DataFrame:
-    b = TimelineBuilder(LABELS)
-    for i, faces in enumerate(frames):
-        b.add(FrameRecord(i, i * dt, dt, faces, faces, True))
-    return b.to_frame()
+def face(track_id: int, label: str, p: float = 0.9, x: float = 10.0):
+    return synthetic_faces.face(track_id, label, p, x)
 
 
 def test_time_shares_means_valence_and_confidence():

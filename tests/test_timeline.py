@@ -12,22 +12,9 @@ from fer.timeline import (TimelineBuilder, labels_of, person_series, plot_timeli
                           track_ids, write_timeline)
 from fer.video import FrameRecord
 
+from synthetic_faces import face, timeline
+
 LABELS = FER2013_LABELS
-
-
-def face(track_id: int, label: str, p: float = 0.8, x: float = 10.0) -> FaceEmotion:
-    rest = (1 - p) / (len(LABELS) - 1)
-    probs = {k: (p if k == label else rest) for k in LABELS}
-    no_landmarks = np.full((5, 2), np.nan, np.float32)
-    return FaceEmotion((x, 20.0, x + 50, 80.0), 0.99, no_landmarks, probs, label, track_id)
-
-
-def timeline(frames: list[list[FaceEmotion]], dt: float = 0.1) -> pd.DataFrame:
-    """Raw and smoothed are the same faces here; the smoothed label column follows them."""
-    b = TimelineBuilder(LABELS)
-    for i, faces in enumerate(frames):
-        b.add(FrameRecord(i, i * dt, dt, faces, faces, True))
-    return b.to_frame()
 
 
 def test_columns_rows_and_faceless_frames():
