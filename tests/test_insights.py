@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,9 +10,6 @@ from hypothesis import strategies as st
 from fer.insights import (InsightConfig, change_points, stress_share, summarize_track, summarize_video,
                           summary_table)
 from fer.labels import FER2013_LABELS
-from fer.results import FaceEmotion
-from fer.timeline import TimelineBuilder
-from fer.video import FrameRecord
 
 import synthetic_faces
 from synthetic_faces import timeline

@@ -7,10 +7,8 @@ import pandas as pd
 import pytest
 
 from fer.labels import FER2013_LABELS
-from fer.results import FaceEmotion
-from fer.timeline import (TimelineBuilder, labels_of, person_series, plot_timeline_png, plotly_figure,
+from fer.timeline import (labels_of, person_series, plot_timeline_png, plotly_figure,
                           track_ids, write_timeline)
-from fer.video import FrameRecord
 
 from synthetic_faces import face, timeline
 
