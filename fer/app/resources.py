@@ -7,12 +7,11 @@ import streamlit as st
 
 from fer.app.sidebar import AppSettings
 from fer.recognizer import EmotionRecognizer
-from fer.weights import weights_path
 
 
 @st.cache_resource(show_spinner="Loading the face detector and the emotion model...")
 def _load_recognizer(weights: str, min_score: float, min_face_size: int) -> EmotionRecognizer:
-    recognizer = EmotionRecognizer(weights_path(weights), min_score=min_score, min_face_size=min_face_size)
+    recognizer = EmotionRecognizer(weights, min_score=min_score, min_face_size=min_face_size)
     # First calls allocate lazily (seconds on a busy CPU); pay that here, not on the first live
     # frame, where streamlit-webrtc gives up on a callback that runs longer than 10 s.
     recognizer.detect(np.zeros((480, 640, 3), np.uint8))

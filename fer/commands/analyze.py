@@ -28,11 +28,10 @@ def run(args) -> int:
 
     from fer.imageio import ImageError, load_image
     from fer.recognizer import EmotionRecognizer
-    from fer.weights import weights_path
 
     if not 0.0 <= args.min_score <= 1.0:
         raise ValueError(f"--min-score must be between 0 and 1, got {args.min_score}")
-    recognizer = EmotionRecognizer(weights_path(args.weights) if args.weights else None, min_score=args.min_score)
+    recognizer = EmotionRecognizer(args.weights, min_score=args.min_score)
     out_dir = Path(args.annotate) if args.annotate else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)

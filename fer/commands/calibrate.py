@@ -27,9 +27,9 @@ def run(args) -> int:
     from fer.evaluate import load_eval_data
     from fer.metrics import (expected_calibration_error, fit_temperature, negative_log_likelihood,
                              save_reliability_png)
-    from fer.weights import card_path, weights_path
+    from fer.weights import card_path
 
-    clf = EmotionClassifier(weights_path(args.weights) if args.weights else None)
+    clf = EmotionClassifier(args.weights)
     data = args.data or str(DEFAULT_DATA / ("ferplus" if "contempt" in clf.labels else "fer2013"))
     faces, _ = load_eval_data(data, args.split, clf.labels)
     logits = clf.predict_logits(faces.images)

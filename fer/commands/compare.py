@@ -35,13 +35,13 @@ def run(args) -> int:
     from fer.evaluate import load_eval_data
     from fer.labels import FER2013_LABELS
     from fer.metrics import classification_report
-    from fer.weights import list_weights, weights_path
+    from fer.weights import list_weights
 
     names = args.models or list_weights()
     rows, data_cache = [], {}
     for name in names:
         for tta in (False, True):
-            clf = EmotionClassifier(weights_path(name), flip_tta=tta)
+            clf = EmotionClassifier(name, flip_tta=tta)
             if clf.labels != FER2013_LABELS and not args.models:
                 break  # 8-class FER+ models are compared on FER+ by `evaluate`
             if clf.labels not in data_cache:

@@ -24,9 +24,8 @@ def run(args) -> int:
     from fer.classifier import EmotionClassifier
     from fer.evaluate import detecting_reader, evaluate, load_eval_data
     from fer.metrics import save_confusion_png
-    from fer.weights import weights_path
 
-    clf = EmotionClassifier(weights_path(args.weights) if args.weights else None, backend=args.backend,
+    clf = EmotionClassifier(args.weights, backend=args.backend,
                             flip_tta=args.flip_tta)
     reader = None
     if args.detect:

@@ -24,9 +24,8 @@ def run(args) -> int:
     from fer.imageio import load_image
     from fer.labels import display_name
     from fer.recognizer import EmotionRecognizer
-    from fer.weights import weights_path
 
-    rec = EmotionRecognizer(weights_path(args.weights) if args.weights else None, backend="torch")
+    rec = EmotionRecognizer(args.weights, backend="torch")
     if args.target and args.target not in rec.labels:
         raise ValueError(f"unknown emotion {args.target!r}; this model knows {', '.join(rec.labels)}")
     rgb = load_image(args.image)
