@@ -83,6 +83,32 @@ class FaceDetector:
 
     __call__ = detect
 
+    def still_faces(self, image: np.ndarray, faces: list[Face]) -> np.ndarray:
+        """MTCNN's last stage (O-Net) scored on each face's box in a new frame: its face
+        probability, without the pyramid. Tells the pipeline, for about a millisecond, that a
+        face it is tracking between detections has left its box, so it can detect again at once."""
+        import torch
+
+        if not faces:
+            return np.zeros(0, np.float32)
+        h, w = image.shape[:2]
+        crops = []
+        for face in faces:
+            x1, y1, x2, y2 = face.box
+            side = max(x2 - x1, y2 - y1)  # O-Net sees square boxes (MTCNN's `rerec`)
+            cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+            a, b = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+            c, d = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
+            if c - a < 2 or d - b < 2:
+                crops.append(np.zeros((48, 48, 3), np.uint8))
+                continue
+            crops.append(cv2.resize(image[b:d, a:c], (48, 48), interpolation=cv2.INTER_AREA))
+        batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float()
+        batch = (batch - 127.5) * 0.0078125  # MTCNN's input scaling
+        with torch.inference_mode():
+            probs = self.mtcnn.onet(batch)[2]  # O-Net ends in a softmax over (not face, face)
+        return probs[:, 1].numpy().astype(np.float32)
+
 
 def normalise_mtcnn_output(boxes, probs, points) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """facenet-pytorch 2.5.3 returns None for no face and object-dtype arrays under NumPy 2;

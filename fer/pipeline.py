@@ -1,7 +1,8 @@
 """Frames over time: detect -> track -> classify -> smooth, with detection every k-th frame.
 
 MTCNN is the expensive step; between detections the last boxes are reused (faces move little
-in 1/10 s) and only the classifier runs, which keeps a 2-core CPU at camera rate. Used by the
+in 1/10 s) and only the classifier runs, which keeps a 2-core CPU at camera rate. A reused box
+that no longer holds a face (MTCNN's last stage says so) brings the next detection forward. Used by the
 webcam processor and the video analyser alike, so both behave the same.
 """
 
@@ -24,6 +25,9 @@ class PipelineConfig:
     switch_margin: float = 0.1
     smoothing: bool = True
     max_missed: int = 10  # detections a track may miss before its id is dropped
+    # Between detections, MTCNN's last stage re-scores each reused box (~1 ms); below this face
+    # probability the face has left its box and the frame is detected again at once. 0 = off.
+    recheck_score: float = 0.5
 
 
 @dataclass
@@ -44,6 +48,7 @@ class EmotionPipeline:
         self.tracker = IoUTracker(max_missed=self.config.max_missed)
         self.smoother = EmotionSmoother(self.config.half_life_s, self.config.switch_margin)
         self._index = 0
+        self._since_detection = 0
         self._faces: list[Face] = []
         self._ids: list[int | None] = []
 
@@ -51,14 +56,25 @@ class EmotionPipeline:
         self.tracker.reset()
         self.smoother.reset()
         self._index = 0
+        self._since_detection = 0
         self._faces = []
         self._ids = []
 
+    def _must_detect(self, frame: np.ndarray) -> bool:
+        if self._index == 0 or self._since_detection >= max(1, self.config.detect_every):
+            return True
+        if self.config.recheck_score <= 0 or not self._faces:
+            return False
+        scores = self.recognizer.detector.still_faces(frame, self._faces)
+        return bool((scores < self.config.recheck_score).any())
+
     def process(self, frame: np.ndarray, t: float) -> FrameResult:
         """One RGB uint8 frame at time `t` seconds."""
-        detected = self._index % max(1, self.config.detect_every) == 0
+        detected = self._must_detect(frame)
         if detected:
             self._faces = self.recognizer.detect(frame)
+            self._since_detection = 0
+        self._since_detection += 1
         raw = self.recognizer.classify(frame, self._faces)
         if detected:
             raw = self.tracker.update(raw)

@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT
 from PIL import Image
 
-from fer.app.photo import analyze_photo, probability_table, summary_table, to_json
+from fer.app.photo import analyze_photo, explain_face, probability_table, summary_table, to_json
 from fer.app.sidebar import AppSettings, weight_choices
 from fer.labels import FER2013_LABELS
 from fer.weights import DEFAULT_WEIGHTS
@@ -115,3 +115,26 @@ def test_settings_map_to_the_pipeline():
     assert (cfg.half_life_s, cfg.detect_every, cfg.smoothing) == (1.5, 5, True)
     assert AppSettings(half_life_s=0).pipeline_config().smoothing is False
     assert weight_choices()[0] == DEFAULT_WEIGHTS
+
+
+def test_grad_cam_toggle_explains_the_chosen_emotion(app, astronaut):
+    upload(app, "astronaut.jpg", encode(astronaut, "JPEG"), "image/jpeg")
+    assert len(app.get("image")) == 1  # only the annotated photo until the toggle is on
+    app.toggle(key="show_cam").set_value(True).run()
+    assert not app.exception, app.exception
+    target = app.selectbox(key="cam_target_1")
+    assert target.value == "happy"
+    captions = [c for el in app.get("image") for c in el.captions]
+    assert any("Grad-CAM for Happy" in c for c in captions)
+    target.set_value("sad").run()
+    captions = [c for el in app.get("image") for c in el.captions]
+    assert any("Grad-CAM for Sad" in c for c in captions)
+
+
+def test_explain_face_changes_with_the_target(recognizer, astronaut):
+    result = analyze_photo(recognizer, encode(astronaut, "PNG"), "a.png", AppSettings())
+    happy, label = explain_face(recognizer, result, result.faces[0])
+    sad, label_sad = explain_face(recognizer, result, result.faces[0], "sad")
+    assert (label, label_sad) == ("happy", "sad")
+    assert happy.shape == sad.shape == (192, 192, 3) and happy.dtype == np.uint8
+    assert np.abs(happy.astype(int) - sad).mean() > 1

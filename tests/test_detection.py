@@ -61,3 +61,11 @@ def test_normalise_object_arrays_from_numpy2():
     assert lm.shape == (1, 5, 2)
     b, p, lm = normalise_mtcnn_output(None, [None], None)
     assert b.shape == (0, 4) and p.shape == (0,) and lm.shape == (0, 5, 2)
+
+
+def test_still_faces_scores_reused_boxes(detector, astronaut):
+    faces = detector.detect(astronaut)
+    assert detector.still_faces(astronaut, faces)[0] > 0.9
+    empty = np.full_like(astronaut, 90)  # the person left: the same box now holds a wall
+    assert detector.still_faces(empty, faces)[0] < 0.5
+    assert detector.still_faces(astronaut, []).shape == (0,)

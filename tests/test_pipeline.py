@@ -38,3 +38,27 @@ def test_ids_kept_between_detections(recognizer, astronaut):
     ids = {f.track_id for i, fr in enumerate(_frames(astronaut[30:230, 130:330], 8))
            for f in p.process(fr, i / 30).faces}
     assert ids == {1}
+
+
+def _jump(face: np.ndarray, n: int = 8, at: int = 4):
+    """The face sits still, then jumps across the frame: its old box is left empty."""
+    face = cv2.resize(face, (160, 160))
+    for i in range(n):
+        scene = np.full((480, 640, 3), 90, np.uint8)
+        x = 40 if i < at else 420
+        scene[150:310, x : x + 160] = face
+        yield scene
+
+
+def test_lost_face_is_detected_again_at_once(recognizer, astronaut):
+    face = astronaut[30:230, 130:330]
+    checked = EmotionPipeline(recognizer, PipelineConfig(detect_every=10))
+    blind = EmotionPipeline(recognizer, PipelineConfig(detect_every=10, recheck_score=0))
+    detected = []
+    for i, frame in enumerate(_jump(face)):
+        a, b = checked.process(frame, i / 30), blind.process(frame, i / 30)
+        detected.append(a.detected)
+    # a face that stays put costs no detection; the jump costs one, on the frame it happens
+    assert detected == [True, False, False, False, True, False, False, False]
+    assert a.faces[0].box[0] > 300  # followed the face
+    assert b.faces[0].box[0] < 300  # without the check, the box stays where the face was

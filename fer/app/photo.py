@@ -9,11 +9,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from fer.align import align_faces
 from fer.annotate import EmotionAnnotator
 from fer.app.charts import probability_bars
 from fer.app.drawing import draw_landmarks, shown_label
 from fer.app.resources import get_recognizer
 from fer.app.sidebar import AppSettings
+from fer.explain import grad_cam, overlay
 from fer.imageio import ImageError, load_image
 from fer.labels import display_name
 from fer.recognizer import EmotionRecognizer
@@ -27,6 +29,7 @@ class PhotoAnalysis:
     name: str
     image: np.ndarray  # RGB, annotated
     faces: list[FaceEmotion]  # numbered 1..n left to right (track_id), matching the drawing
+    source: np.ndarray  # RGB as decoded, for explanations
 
 
 def analyze_photo(recognizer: EmotionRecognizer, data: bytes, name: str,
@@ -39,7 +42,15 @@ def analyze_photo(recognizer: EmotionRecognizer, data: bytes, name: str,
     EmotionAnnotator(uncertain_below=settings.uncertain_below).annotate(scene, faces)
     if settings.show_landmarks:
         draw_landmarks(scene, faces)
-    return PhotoAnalysis(name, scene, faces)
+    return PhotoAnalysis(name, scene, faces, rgb)
+
+
+def explain_face(recognizer: EmotionRecognizer, analysis: PhotoAnalysis, face: FaceEmotion,
+                 target: str | None = None) -> tuple[np.ndarray, str]:
+    """Grad-CAM over the aligned crop the classifier saw: (RGB overlay, emotion explained)."""
+    crop = align_faces(analysis.source, [face.face], recognizer.classifier.input_size)[0]
+    cam = grad_cam(recognizer.classifier, crop, target)
+    return overlay(crop, cam.heatmap), cam.target
 
 
 def summary_table(faces: list[FaceEmotion], uncertain_below: float) -> pd.DataFrame:
@@ -97,6 +108,8 @@ def render_photo_tab(settings: AppSettings) -> None:
         st.dataframe(summary_table(analysis.faces, settings.uncertain_below), hide_index=True)
         st.download_button("Download JSON", to_json(analysis, settings),
                            file_name=name.rsplit(".", 1)[0] + "_emotions.json", mime="application/json")
+    show_cam = st.toggle("Show Grad-CAM heat maps (where the evidence for an emotion was)",
+                         key="show_cam")
     for face in analysis.faces:
         with st.expander(f"Face {face.track_id}: {display_name(face.label)} {face.confidence:.0%}",
                          expanded=len(analysis.faces) <= 2):
@@ -104,3 +117,14 @@ def render_photo_tab(settings: AppSettings) -> None:
             c1.plotly_chart(probability_bars(face.probs, height=280), config={"displayModeBar": False},
                             key=f"photo_chart_{face.track_id}")
             c2.dataframe(probability_table(face), hide_index=True)
+            if show_cam:
+                _render_cam(get_recognizer(settings), analysis, face)
+
+
+def _render_cam(recognizer: EmotionRecognizer, analysis: PhotoAnalysis, face: FaceEmotion) -> None:
+    labels = list(face.probs)
+    target = st.selectbox("Explain", labels, index=labels.index(face.label), format_func=display_name,
+                          key=f"cam_target_{face.track_id}")
+    picture, explained = explain_face(recognizer, analysis, face, target)
+    st.image(picture, width=192, caption=f"Grad-CAM for {display_name(explained)} on the aligned "
+             "face the model saw. It shows where the evidence was, not what the person feels.")
