@@ -220,7 +220,7 @@ def iter_frames(video: str | Path | VideoInfo, every: int = 1, fps: float | None
 class AnalysisOptions:
     every: int = 1  # analyse every N-th frame ...
     fps: float | None = None  # ... or about this many frames per second
-    detect_every: int = 1  # run the face detector on every k-th analysed frame (files: all)
+    detect_every: int = 3  # run the face detector on every k-th analysed frame; 1 = exact
     max_frames: int = DEFAULT_MAX_FRAMES
     half_life_s: float = 0.5  # smoothing of the probabilities
     reid_gap_s: float = 5.0  # a person who returns within this many seconds keeps their id

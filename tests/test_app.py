@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from unittest import mock
 
 import numpy as np
@@ -138,3 +139,40 @@ def test_explain_face_changes_with_the_target(recognizer, astronaut):
     assert (label, label_sad) == ("happy", "sad")
     assert happy.shape == sad.shape == (192, 192, 3) and happy.dtype == np.uint8
     assert np.abs(happy.astype(int) - sad).mean() > 1
+
+
+def _astronaut_video(astronaut, seconds: float = 2, fps: int = 10) -> bytes:
+    import cv2
+
+    face = cv2.resize(astronaut[20:220, 150:330], (90, 100))[..., ::-1]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/a.mp4"
+        out = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), fps, (320, 240))
+        for i in range(int(seconds * fps)):
+            frame = np.full((240, 320, 3), 128, np.uint8)
+            frame[70:170, 20 + 5 * i:110 + 5 * i] = face
+            out.write(frame)
+        out.release()
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def test_video_tab_analyses_an_upload_and_offers_downloads(app, astronaut):
+    app.file_uploader(key="video_upload").set_value(("interview.mp4", _astronaut_video(astronaut), "video/mp4"))
+    app.run()
+    app.button(key="video_go").click().run()
+    assert not app.exception and not app.error, (app.exception, app.error)
+    assert any(s.value.startswith("20 frames analysed") for s in app.success)
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["People"] == "1" and metrics["No face"] == "0%"
+    assert {b.label for b in app.get("download_button")} >= {"Download timeline (CSV)",
+                                                               "Download summary (JSON)"}
+
+
+def test_video_tab_reports_a_broken_upload(app):
+    app.file_uploader(key="video_upload").set_value(("broken.mp4", b"\x00\x00\x00\x18ftypmp42" * 20,
+                                                     "video/mp4"))
+    app.run()
+    app.button(key="video_go").click().run()
+    assert not app.exception
+    assert len(app.error) == 1 and "broken.mp4" in app.error[0].value

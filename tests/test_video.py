@@ -231,7 +231,8 @@ def test_two_faces_leaving_returning_and_a_spurious_one(tmp_path, recognizer):
         return img
 
     path = write_video(tmp_path / "people.mp4", (frame(i) for i in range(40)), 10)
-    df = analyze_video(path, recognizer).timeline
+    # every frame detected, so that the one-frame flash is seen (and must then be dropped)
+    df = analyze_video(path, recognizer, AnalysisOptions(detect_every=1)).timeline
     faces = df.dropna(subset=["track_id"])
     centre = (faces.x1 + faces.x2) / 2
     ids_a_before = set(faces[(centre < 200) & (faces.time_s < 1.0)].track_id)

@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from fer.app.resources import get_recognizer
+from fer.app.sidebar import AppSettings
 from fer.insights import VideoSummary, summarize_video
 from fer.labels import display_name
 from fer.timeline import plotly_figure
@@ -59,29 +61,8 @@ def analyse_upload(data: bytes, name: str, recognizer, options: AnalysisOptions,
     return VideoReport(name, analysis, summarize_video(analysis.timeline, name))
 
 
-@st.cache_resource(show_spinner="Loading the face detector and the emotion model...")
-def _fallback_recognizer(weights: str | None, min_score: float, min_face_size: int):
-    from fer.recognizer import EmotionRecognizer
-    from fer.weights import weights_path
-
-    return EmotionRecognizer(weights_path(weights) if weights else None, min_score=min_score,
-                             min_face_size=min_face_size)
-
-
-def _recognizer(settings):
-    try:
-        from fer.app.resources import get_recognizer
-
-        return get_recognizer(settings)
-    except ImportError:
-        return _fallback_recognizer(getattr(settings, "weights", None),
-                                    float(getattr(settings, "min_score", 0.9)),
-                                    int(getattr(settings, "min_face_size", 20)))
-
-
-def _options(settings, rate: float | None) -> AnalysisOptions:
-    return AnalysisOptions(fps=rate, detect_every=int(getattr(settings, "detect_every", 1) or 1),
-                           half_life_s=float(getattr(settings, "half_life_s", 0.5)))
+def _options(settings: AppSettings, rate: float | None) -> AnalysisOptions:
+    return AnalysisOptions(fps=rate, detect_every=settings.detect_every, half_life_s=settings.half_life_s)
 
 
 def _cards(summary: VideoSummary) -> None:
@@ -120,7 +101,7 @@ def _person(report: VideoReport, p, key: str) -> None:
                                       for cp in p.change_points]), hide_index=True)
 
 
-def render_video_tab(settings) -> None:
+def render_video_tab(settings: AppSettings) -> None:
     upload = st.file_uploader("Upload a video (MP4, AVI, WebM, MOV...)", type=UPLOAD_TYPES,
                               key="video_upload")
     rate_name = st.selectbox("Frames to analyse", list(RATES), key="video_rate",
@@ -129,10 +110,9 @@ def render_video_tab(settings) -> None:
     st.caption(NOTE + " Uploads are analysed in a temporary file, deleted right after.")
     if upload is None:
         return
-    model = str(getattr(settings, "weights", "") or "")
-    key = (upload.name, upload.size, rate_name, model, getattr(settings, "detect_every", 1),
-           getattr(settings, "half_life_s", 0.5), getattr(settings, "min_score", 0.9),
-           getattr(settings, "min_face_size", 20))
+    model = settings.weights
+    key = (upload.name, upload.size, rate_name, model, settings.detect_every, settings.half_life_s,
+           settings.min_score, settings.min_face_size)  # what the analysis depends on
     report: VideoReport | None = st.session_state.get("video_report")
     if st.session_state.get("video_key") != key:
         report = None
@@ -146,7 +126,7 @@ def render_video_tab(settings) -> None:
                     bar.progress(0.0, text=f"{done} frames")
 
             try:
-                report = analyse_upload(upload.getvalue(), upload.name, _recognizer(settings),
+                report = analyse_upload(upload.getvalue(), upload.name, get_recognizer(settings),
                                         _options(settings, RATES[rate_name]), progress)
             except VideoError as e:
                 bar.empty()
