@@ -53,6 +53,7 @@ class RunSpec:
     detect_every: int = 3
     max_side: int = 640
     backend: str = "auto"
+    recheck_score: float = 0.5  # PipelineConfig.recheck_score; 0 = reused boxes are not re-checked
 
     @property
     def size_text(self) -> str:
@@ -312,6 +313,7 @@ class StagedPipeline:
         self.tracker = IoUTracker(max_missed=config.max_missed)
         self.smoother = EmotionSmoother(config.half_life_s, config.switch_margin)
         self.index = 0
+        self.since_detection = 0
         self.faces: list = []
         self.ids: list = []
 
@@ -319,13 +321,18 @@ class StagedPipeline:
         from dataclasses import replace
 
         from fer.align import align_faces
+        from fer.pipeline import needs_detection
         from fer.results import FaceEmotion
 
         rec, clock, out = self.recognizer, time.perf_counter, dict.fromkeys(STAGES, 0.0)
-        detected = self.index % max(1, self.config.detect_every) == 0
         t0 = clock()
+        # the re-check of reused boxes counts as detection
+        detected = self.index == 0 or needs_detection(self.config, rec.detector, frame, self.faces,
+                                                      self.since_detection)
         if detected:
             self.faces = rec.detect(frame)
+            self.since_detection = 0
+        self.since_detection += 1
         t1 = clock()
         crops = align_faces(frame, self.faces, rec.classifier.input_size) if self.faces else None
         t2 = clock()
@@ -376,7 +383,7 @@ def run_setting(spec: RunSpec, models: Models, patches: list[np.ndarray], frames
     from fer.pipeline import EmotionPipeline, PipelineConfig
 
     rec = models.recognizer(spec.max_side, spec.backend)
-    config = PipelineConfig(detect_every=spec.detect_every)
+    config = PipelineConfig(detect_every=spec.detect_every, recheck_score=spec.recheck_score)
     scenes = SceneMaker(spec.size, spec.faces, patches)
     pipeline, annotator = EmotionPipeline(rec, config), EmotionAnnotator()
     lat, seen = [], 0
@@ -487,7 +494,7 @@ def run_soak(recognizer, frames: int = 5000, size: tuple[int, int] = (320, 240),
 def default_specs(sizes: list[tuple[int, int]], faces: list[int], detect_every: int = 3,
                   compare: bool = True) -> list[RunSpec]:
     """Defaults at every size and face count; on the first size with one face, each setting
-    changed alone: detect every frame, detect at 320 px, the PyTorch classifier."""
+    changed alone: detect every frame, detect at 320 px, the PyTorch classifier, no re-check."""
     specs = [RunSpec("default", s, n, detect_every) for s in sizes for n in faces]
     if compare and sizes and faces:
         s, n = sizes[0], faces[0]
@@ -495,6 +502,8 @@ def default_specs(sizes: list[tuple[int, int]], faces: list[int], detect_every: 
             specs.append(RunSpec("detect every frame", s, n, 1))
         specs.append(RunSpec("detect at 320 px", s, n, detect_every, max_side=320))
         specs.append(RunSpec("torch classifier", s, n, detect_every, backend="torch"))
+        if detect_every != 1:
+            specs.append(RunSpec("no re-check of reused boxes", s, n, detect_every, recheck_score=0))
         if len(faces) > 1 and detect_every != 1:
             specs.append(RunSpec("detect every frame", s, faces[-1], 1))
     return specs

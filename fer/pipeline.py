@@ -39,6 +39,16 @@ class FrameResult:
     detected: bool  # whether MTCNN ran on this frame
 
 
+def needs_detection(config: PipelineConfig, detector, frame: np.ndarray, faces: list[Face],
+                    frames_since: int) -> bool:
+    """Whether to run MTCNN on this frame: on schedule, or at once when a reused box lost its face."""
+    if frames_since >= max(1, config.detect_every):
+        return True
+    if config.recheck_score <= 0 or not faces:
+        return False
+    return bool((detector.still_faces(frame, faces) < config.recheck_score).any())
+
+
 @dataclass
 class EmotionPipeline:
     recognizer: EmotionRecognizer
@@ -60,17 +70,10 @@ class EmotionPipeline:
         self._faces = []
         self._ids = []
 
-    def _must_detect(self, frame: np.ndarray) -> bool:
-        if self._index == 0 or self._since_detection >= max(1, self.config.detect_every):
-            return True
-        if self.config.recheck_score <= 0 or not self._faces:
-            return False
-        scores = self.recognizer.detector.still_faces(frame, self._faces)
-        return bool((scores < self.config.recheck_score).any())
-
     def process(self, frame: np.ndarray, t: float) -> FrameResult:
         """One RGB uint8 frame at time `t` seconds."""
-        detected = self._must_detect(frame)
+        detected = self._index == 0 or needs_detection(self.config, self.recognizer.detector, frame,
+                                                       self._faces, self._since_detection)
         if detected:
             self._faces = self.recognizer.detect(frame)
             self._since_detection = 0
