@@ -1,7 +1,6 @@
 """Classifier architectures, registered by name with their input contract."""
 
 from fer.models.cnn import SmallCNN
-from fer.models.ensemble import LogitMean, ensemble_builder
 from fer.models.registry import ModelSpec, create_model, get_spec, list_models, register
 from fer.models.resnet import FaceResNet
 from fer.models.vit import TinyViT
@@ -13,9 +12,7 @@ register(ModelSpec("resnet_m", FaceResNet, defaults={"width": 48},
                    description="ResNet-18 layout, width 48, 48x48 grey"))
 register(ModelSpec("resnet_l", FaceResNet, defaults={"width": 64},
                    description="ResNet-18 layout, width 64, 48x48 grey"))
-register(ModelSpec("resnet_m_x2", ensemble_builder(FaceResNet, 2), defaults={"width": 48},
-                   description="two resnet_m trained from different seeds, logits averaged"))
 register(ModelSpec("vit_tiny", TinyViT, description="ViT, 6x6 patches, dim 128, depth 6, 48x48 grey"))
 
 __all__ = ["ModelSpec", "create_model", "get_spec", "list_models", "register",
-           "SmallCNN", "FaceResNet", "TinyViT", "LogitMean"]
+           "SmallCNN", "FaceResNet", "TinyViT"]
