@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer.tta import merge_views, tta_views
 from fer.weights import ModelCard, card_path, default_weights, weights_path
 
 
@@ -43,7 +44,7 @@ class EmotionClassifier:
     """Loads one weights file plus its card; `predict_proba(crops)` is the whole interface."""
 
     def __init__(self, weights: str | Path | None = None, backend: str = "auto", device: str = "cpu",
-                 threads: int | None = None, flip_tta: bool = False):
+                 threads: int | None = None, tta: str = "none"):
         import torch
 
         from fer.models import create_model
@@ -59,7 +60,7 @@ class EmotionClassifier:
         self.weights_path = path
         self.labels: tuple[str, ...] = self.card.labels
         self.input_size = self.card.input_size
-        self.flip_tta = flip_tta
+        self.tta = tta  # a fer.tta policy: "none", "flip" or "flip_zoom"
         self.temperature = self.card.temperature
         self._mean = np.asarray(self.card.mean, np.float32).reshape(1, -1, 1, 1)
         self._std = np.asarray(self.card.std, np.float32).reshape(1, -1, 1, 1)
@@ -110,8 +111,8 @@ class EmotionClassifier:
     def forward(self, x: np.ndarray) -> np.ndarray:
         if len(x) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
-        if self.flip_tta:
-            x = np.concatenate([x, x[..., ::-1]])
+        n = len(x)
+        x = tta_views(x, self.tta)
         if self._session is not None:
             logits = self._session.run(None, {"x": np.ascontiguousarray(x)})[0]
         else:
@@ -119,10 +120,7 @@ class EmotionClassifier:
 
             with torch.inference_mode():
                 logits = self.model(torch.from_numpy(np.ascontiguousarray(x)).to(self.device)).float().cpu().numpy()
-        if self.flip_tta:
-            n = len(logits) // 2
-            logits = (logits[:n] + logits[n:]) / 2
-        return logits
+        return merge_views(logits, n)
 
     def postprocess(self, logits: np.ndarray) -> np.ndarray:
         return softmax(logits, self.temperature)

@@ -27,10 +27,10 @@ class EmotionRecognizer:
 
     def __init__(self, weights: str | Path | None = None, device: str = "cpu", backend: str = "auto",
                  min_score: float = 0.9, min_face_size: int = 20, detect_max_side: int = 640,
-                 flip_tta: bool = False, detector: FaceDetector | None = None,
+                 tta: str = "none", detector: FaceDetector | None = None,
                  classifier: EmotionClassifier | None = None):
         self.classifier = classifier or EmotionClassifier(weights, backend=backend, device=device,
-                                                          flip_tta=flip_tta)
+                                                          tta=tta)
         self.detector = detector or FaceDetector(
             DetectorConfig(min_score=min_score, min_face_size=min_face_size, max_side=detect_max_side),
             device=device)

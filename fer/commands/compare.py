@@ -35,13 +35,14 @@ def run(args) -> int:
     from fer.evaluate import load_eval_data
     from fer.labels import FER2013_LABELS
     from fer.metrics import classification_report
+    from fer.tta import TTA_POLICIES
     from fer.weights import list_weights
 
     names = args.models or list_weights()
     rows, data_cache = [], {}
     for name in names:
-        for tta in (False, True):
-            clf = EmotionClassifier(name, flip_tta=tta)
+        for tta in TTA_POLICIES:
+            clf = EmotionClassifier(name, tta=tta)
             if clf.labels != FER2013_LABELS and not args.models:
                 break  # 8-class FER+ models are compared on FER+ by `evaluate`
             if clf.labels not in data_cache:
@@ -49,7 +50,7 @@ def run(args) -> int:
             faces = data_cache[clf.labels]
             probs = clf.predict_proba(faces.images)
             r = classification_report(faces.labels, probs.argmax(1), clf.labels, probs)
-            rows.append({"model": name + (" + flip TTA" if tta else ""), "accuracy": r.accuracy,
+            rows.append({"model": name + ("" if tta == "none" else f" + {tta} TTA"), "accuracy": r.accuracy,
                          "macro_f1": r.macro_f1, "recall_disgust": r.per_class["disgust"].recall,
                          "recall_fear": r.per_class["fear"].recall, "ece": r.ece,
                          "params_m": sum(p.numel() for p in clf.model.parameters()) / 1e6,

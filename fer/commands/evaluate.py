@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from fer.tta import TTA_POLICIES
+
 HELP = "evaluate a model: accuracy, macro/weighted F1, per-class metrics, confusion matrix"
 
 
@@ -14,7 +16,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="PrivateTest", choices=["Training", "PublicTest", "PrivateTest"])
     p.add_argument("--weights", default=None, help="a name in weights/ or a .safetensors path (default model if unset)")
     p.add_argument("--detect", action="store_true", help="run MTCNN first (uncropped photos)")
-    p.add_argument("--flip-tta", action="store_true", help="average with the mirrored face")
+    p.add_argument("--tta", default="none", choices=TTA_POLICIES,
+                   help="test-time augmentation: average over the mirrored (flip) and also 1.1x zoomed "
+                        "(flip_zoom) face; 2x / 4x the classifier time")
     p.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"])
     p.add_argument("--json", help="write the report as JSON here")
     p.add_argument("--confusion-png", help="confusion-matrix PNG (default: beside --json)")
@@ -25,8 +29,7 @@ def run(args) -> int:
     from fer.evaluate import detecting_reader, evaluate, load_eval_data
     from fer.metrics import save_confusion_png
 
-    clf = EmotionClassifier(args.weights, backend=args.backend,
-                            flip_tta=args.flip_tta)
+    clf = EmotionClassifier(args.weights, backend=args.backend, tta=args.tta)
     reader = None
     if args.detect:
         from fer.recognizer import EmotionRecognizer
@@ -36,7 +39,7 @@ def run(args) -> int:
     report, _ = evaluate(clf, faces)
     report.extra.update({"data": str(args.data), "layout": layout,
                          "split": args.split if layout != "class_folders" else None,
-                         "weights": str(clf.weights_path), "flip_tta": args.flip_tta, "detect": args.detect})
+                         "weights": str(clf.weights_path), "tta": args.tta, "detect": args.detect})
     print(f"{clf.card.name} on {args.data} ({layout}{', ' + args.split if layout != 'class_folders' else ''})")
     print(report.to_text())
     if faces.skipped:

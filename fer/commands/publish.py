@@ -38,6 +38,7 @@ def card_from_run(run: Path) -> dict:
 def run(args) -> int:
     from fer.classifier import EmotionClassifier
     from fer.evaluate import evaluate, load_eval_data
+    from fer.tta import TTA_POLICIES
 
     src = Path(args.run)
     card = card_from_run(src)
@@ -52,10 +53,10 @@ def run(args) -> int:
     metrics = {}
     for split in ("PublicTest", "PrivateTest"):
         faces, _ = load_eval_data(data, split, clf.labels)
-        for tta in (False, True):
-            clf.flip_tta = tta
+        for tta in TTA_POLICIES:
+            clf.tta = tta
             report, _ = evaluate(clf, faces)
-            key = split + (" + flip TTA" if tta else "")
+            key = split + ("" if tta == "none" else f" + {tta} TTA")
             metrics[key] = {"n": report.n, "accuracy": round(report.accuracy, 4),
                             "macro_f1": round(report.macro_f1, 4), "weighted_f1": round(report.weighted_f1, 4),
                             "per_class_recall": {k: round(v.recall, 4) for k, v in report.per_class.items()},
