@@ -82,6 +82,17 @@ class ClassifierTiming:
 
 
 @dataclass(frozen=True)
+class PhotoTiming:
+    """`EmotionRecognizer.analyze` on one still photo: decode-free, detection + classification."""
+
+    size: tuple[int, int]
+    detect_side: int
+    tta: str
+    faces: int  # faces found (checks the photo is seen)
+    ms: float  # median over repeats
+
+
+@dataclass(frozen=True)
 class Memory:
     rss_start_mb: float  # before any model is loaded
     rss_loaded_mb: float  # detector and classifiers loaded, warmed up
@@ -112,6 +123,7 @@ class BenchReport:
     face_source: str
     runs: list[RunResult] = field(default_factory=list)
     classifier: list[ClassifierTiming] = field(default_factory=list)
+    photo: list[PhotoTiming] = field(default_factory=list)
     memory: Memory | None = None
     soak: SoakResult | None = None
 
@@ -143,6 +155,11 @@ class BenchReport:
             lines += ["| classifier | batch | ms per batch | ms per face |", "|---|---|---|---|"]
             lines += [f"| {c.backend} | {c.batch} | {c.ms_per_batch:.2f} | {c.ms_per_face:.2f} |"
                       for c in self.classifier]
+            lines.append("")
+        if self.photo:
+            lines += ["| analyze() on a photo | detect side | TTA | faces | ms |", "|---|---|---|---|---|"]
+            lines += [f"| {p.size[0]}x{p.size[1]} | {p.detect_side} | {p.tta} | {p.faces} | {p.ms:.1f} |"
+                      for p in self.photo]
             lines.append("")
         if self.memory:
             mem = self.memory
@@ -421,6 +438,24 @@ def time_classifier(classifier, crops: np.ndarray, batch: int, repeats: int = 50
     return ClassifierTiming(classifier.backend, batch, ms, ms / batch)
 
 
+def time_photo(models: Models, patches: list[np.ndarray], detect_side: int, tta: str,
+               size: tuple[int, int] = (640, 480), repeats: int = 30) -> PhotoTiming:
+    """Median time of `analyze` on one photo with one face, as the photo tab and CLI run it."""
+    rec = models.recognizer(detect_side, "auto")
+    photo = SceneMaker(size, 1, patches).frame(0)
+    before, rec.classifier.tta = rec.classifier.tta, tta
+    try:
+        faces = len(rec.analyze(photo))
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            rec.analyze(photo)
+            times.append((time.perf_counter() - t0) * 1000)
+    finally:
+        rec.classifier.tta = before
+    return PhotoTiming(size, detect_side, tta, faces, float(np.median(times)))
+
+
 def face_crops(models: Models, patches: list[np.ndarray]) -> np.ndarray:
     """Aligned crops of the benchmark faces, as the classifier sees them in the pipeline."""
     from fer.align import align_faces
@@ -537,6 +572,9 @@ def run_benchmark(specs: list[RunSpec], frames: int = 300, warmup: int = 30, soa
         for n in classifier_batches:
             say(f"classifier {b} batch {n}")
             report.classifier.append(time_classifier(models.classifiers[b], crops, n, classifier_repeats))
+    for side, tta in ((640, "none"), (640, "flip_zoom"), (320, "none")):
+        say(f"analyze photo: detect side {side}, TTA {tta}")
+        report.photo.append(time_photo(models, patches, side, tta))
     for spec in specs:
         say(f"{spec.name}: {spec.size_text}, {spec.faces} face(s), detect every {spec.detect_every}, "
             f"detect side {spec.max_side}, {spec.backend}")

@@ -108,11 +108,11 @@ class EmotionClassifier:
         x = crops.astype(np.float32)[:, None] / 255.0
         return np.ascontiguousarray((x - self._mean) / self._std)
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward(self, x: np.ndarray, tta: str | None = None) -> np.ndarray:
         if len(x) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
         n = len(x)
-        x = tta_views(x, self.tta)
+        x = tta_views(x, tta or self.tta)
         if self._session is not None:
             logits = self._session.run(None, {"x": np.ascontiguousarray(x)})[0]
         else:
@@ -125,12 +125,13 @@ class EmotionClassifier:
     def postprocess(self, logits: np.ndarray) -> np.ndarray:
         return softmax(logits, self.temperature)
 
-    def predict_logits(self, crops: np.ndarray, batch: int = 256) -> np.ndarray:
+    def predict_logits(self, crops: np.ndarray, batch: int = 256, tta: str | None = None) -> np.ndarray:
         x = self.preprocess(crops)
         if len(x) <= batch:
-            return self.forward(x)
-        return np.concatenate([self.forward(x[i : i + batch]) for i in range(0, len(x), batch)])
+            return self.forward(x, tta)
+        return np.concatenate([self.forward(x[i : i + batch], tta) for i in range(0, len(x), batch)])
 
-    def predict_proba(self, crops: np.ndarray) -> np.ndarray:
-        """(N, C) probabilities in `self.labels` order; each row sums to 1."""
-        return self.postprocess(self.predict_logits(crops))
+    def predict_proba(self, crops: np.ndarray, tta: str | None = None) -> np.ndarray:
+        """(N, C) probabilities in `self.labels` order; each row sums to 1. `tta` overrides the
+        classifier's own test-time augmentation for this call."""
+        return self.postprocess(self.predict_logits(crops, tta=tta))

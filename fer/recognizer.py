@@ -42,18 +42,21 @@ class EmotionRecognizer:
     def detect(self, image: np.ndarray) -> list[Face]:
         return self.detector.detect(image)
 
-    def classify(self, image: np.ndarray, faces: list[Face]) -> list[FaceEmotion]:
-        """Emotions for faces already found (e.g. by a tracker that skips detection on some frames)."""
+    def classify(self, image: np.ndarray, faces: list[Face], tta: str | None = None) -> list[FaceEmotion]:
+        """Emotions for faces already found (e.g. by a tracker that skips detection on some frames).
+        `tta` (a fer.tta policy) overrides the classifier's test-time augmentation."""
         if not faces:
             return []
         crops = align_faces(image, faces, self.classifier.input_size)
-        probs = self.classifier.predict_proba(crops)
+        probs = self.classifier.predict_proba(crops, tta)
         return [FaceEmotion.from_face(f, self.labels, p) for f, p in zip(faces, probs)]
 
-    def analyze(self, image: ImageInput) -> list[FaceEmotion]:
-        """All faces, left to right; [] when there is none. Raises `ImageError` on unusable input."""
+    def analyze(self, image: ImageInput, tta: str | None = None) -> list[FaceEmotion]:
+        """All faces, left to right; [] when there is none. Raises `ImageError` on unusable input.
+        For single photos `tta="flip_zoom"` is worth its ~5 ms per face (70.7% vs 68.9% on
+        FER-2013 PrivateTest)."""
         rgb = load_image(image)
-        return self.classify(rgb, self.detect(rgb))
+        return self.classify(rgb, self.detect(rgb), tta)
 
     def classify_crop(self, crop: ImageInput) -> dict[str, float]:
         """Probabilities for an image that is already a face crop (as in FER-2013)."""

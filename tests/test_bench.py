@@ -63,6 +63,8 @@ def test_report_has_sane_figures(report):
     for c in report.classifier:
         assert 0 < c.ms_per_face <= c.ms_per_batch
         assert c.ms_per_face == pytest.approx(c.ms_per_batch / c.batch)
+    assert [(p.detect_side, p.tta) for p in report.photo] == [(640, "none"), (640, "flip_zoom"), (320, "none")]
+    assert all(p.faces == 1 and p.ms > 0 for p in report.photo)
     m = report.memory
     assert 0 < m.rss_start_mb < m.rss_loaded_mb  # loading models costs memory
     assert report.machine.logical_cores >= 1 and report.machine.cpu_model
@@ -73,7 +75,7 @@ def test_report_renders_markdown_and_json(report):
     md = report.to_markdown()
     assert report.machine.cpu_model in md
     assert "| default | 240x180 | 1 | 3 | 640 | onnx |" in md
-    assert "| onnx | 8 |" in md and "Resident memory" in md and "Soak: 40 frames" in md
+    assert "| onnx | 8 |" in md and "| 640x480 | 640 | flip_zoom | 1 |" in md and "Resident memory" in md and "Soak: 40 frames" in md
     back = json.loads(json.dumps(report.to_dict()))
     assert back["runs"][0]["spec"]["size"] == [240, 180]
     assert set(back["runs"][0]["stage_ms"]) == set(STAGES)

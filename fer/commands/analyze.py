@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from fer.tta import TTA_POLICIES
+
 HELP = "emotions of the faces in images: one line per face, optional JSON and annotated copies"
 
 # Below this many pixels a side no detector can find a face; say so rather than only 'no face'.
@@ -19,6 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--annotate", metavar="OUT_DIR", help="write a copy of each image with boxes and labels here")
     p.add_argument("--weights", default=None, help="a name in weights/ or a .safetensors path (default model if unset)")
     p.add_argument("--min-score", type=float, default=0.9, help="face detector confidence needed (default 0.9)")
+    p.add_argument("--tta", default="flip_zoom", choices=TTA_POLICIES,
+                   help="test-time augmentation (default: %(default)s, the most accurate; ~5 ms more "
+                        "per face than none)")
 
 
 def run(args) -> int:
@@ -40,7 +45,7 @@ def run(args) -> int:
         entry: dict = {"file": name, "faces": [], "error": None}
         try:
             rgb = load_image(name)
-            faces = recognizer.classify(rgb, recognizer.detect(rgb))
+            faces = recognizer.classify(rgb, recognizer.detect(rgb), args.tta)
             entry["faces"] = [f.to_dict() for f in faces]
             entry["size"] = [int(rgb.shape[1]), int(rgb.shape[0])]
             for i, f in enumerate(faces, 1):
