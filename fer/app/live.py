@@ -254,21 +254,22 @@ def _session_holder() -> LatestSlot[LiveSnapshot]:
     return st.session_state["fer_live_holder"]
 
 
-def _live_panel(holder: LatestSlot[LiveSnapshot], playing: bool) -> None:
+def _live_panel(holder: LatestSlot[LiveSnapshot], playing: bool, uncertain_below: float) -> None:
     snap = holder.get()
     if not playing or snap is None:
         st.info("Press **START** and allow the camera. The chart follows the largest face.")
         return
     follow = st.session_state.get("follow_face", 0) or None
     face = main_face(snap.faces, follow)
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Analysis rate", f"{snap.fps:.1f} fps", f"video {snap.video_fps:.0f} fps", delta_color="off")
+    c1, c2 = st.columns([2, 1])  # two wide columns: a narrow panel would cut the values short
     c2.metric("Faces", len(snap.faces))
+    st.caption(f"Analysis rate {snap.fps:.1f} fps, video {snap.video_fps:.0f} fps")
     if face is None:
-        c3.metric("Emotion", "-")
+        c1.metric("Emotion", "-")
         st.caption("No face in view.")
         return
-    c3.metric("Emotion", display_name(face.label), f"{face.confidence:.0%}", delta_color="off")
+    c1.metric("Emotion", display_name(shown_label(face, uncertain_below)), f"{face.confidence:.0%}",
+              delta_color="off")
     st.plotly_chart(probability_bars(face.probs, title=f"Face #{face.track_id}, smoothed", height=320),
                     config={"displayModeBar": False}, key="live_chart")
 
@@ -306,4 +307,4 @@ def render_live_tab(settings: AppSettings) -> None:
         playing = bool(ctx.state.playing)
         if not playing:
             holder.clear()
-        (_live_panel_refreshing if playing else _live_panel)(holder, playing)
+        (_live_panel_refreshing if playing else _live_panel)(holder, playing, settings.uncertain_below)
