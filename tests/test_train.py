@@ -8,7 +8,7 @@ import torch
 
 from fer.data import FaceArrays
 from fer.labels import FER2013_LABELS
-from fer.train import TrainConfig, augment, class_weights, loss_fn, train
+from fer.train import TrainConfig, augment, class_weights, init_from, loss_fn, train
 
 
 def _toy(n=192, seed=0):
@@ -58,3 +58,17 @@ def test_losses_finite_with_soft_and_hard_targets(imbalance):
     assert torch.isfinite(loss_fn(logits, torch.tensor([0, 1, 2, 3]), cfg, w))
     soft = torch.softmax(torch.randn(4, 7), 1)
     assert torch.isfinite(loss_fn(logits, soft, cfg, w))
+
+
+def test_init_from_shipped_weights_keeps_all_but_a_new_head():
+    from fer.models import create_model
+    from fer.weights import load_state, weights_path
+
+    model = create_model("resnet_m", 8)  # FER+ has one class more than the FER-2013 weights
+    fresh = init_from(model, "fer2013_resnet_m")
+    assert fresh and all(k.startswith("head.") for k in fresh)
+    shipped = load_state(weights_path("fer2013_resnet_m"))
+    first = next(k for k in shipped if k.startswith("stem") and k.endswith("weight"))
+    assert torch.equal(model.state_dict()[first], shipped[first])
+    with pytest.raises(ValueError, match="no tensor"):
+        init_from(create_model("cnn_small", 8), "fer2013_resnet_m")

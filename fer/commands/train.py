@@ -37,7 +37,7 @@ def run(args) -> int:
         weight_decay=args.weight_decay, optimizer=args.optimizer, schedule=args.schedule,
         label_smoothing=args.label_smoothing, imbalance=args.imbalance,
         imbalance_power=args.imbalance_power, soft_targets=args.task == "ferplus",
-        seed=args.seed, device=args.device,
+        seed=args.seed, device=args.device, init=args.init,
     )
     t0 = time.time()
     train_set, val_set = _load_training_data(args)
@@ -55,21 +55,26 @@ def run(args) -> int:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from fer.train import TrainConfig
+
     p.add_argument("--data", default=str(DEFAULT_DATA / "fer2013"),
                    help="FER-2013 folder layout, fer2013.csv, or the FER+ root with --task ferplus")
     p.add_argument("--pack", help="a pack made by fer.data.pack (instead of --data)")
     p.add_argument("--task", choices=["fer2013", "ferplus"], default="fer2013")
-    p.add_argument("--model", default="resnet_m")
-    p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--weight-decay", type=float, default=5e-4)
-    p.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd")
+    d = TrainConfig()  # the defaults are the shipped model's recipe
+    p.add_argument("--model", default=d.model)
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--optimizer", choices=["sgd", "adamw"], default=d.optimizer)
     p.add_argument("--schedule", choices=["onecycle", "cosine"], default="onecycle")
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--imbalance", choices=["none", "class_weights", "focal", "oversample"], default="none")
     p.add_argument("--imbalance-power", type=float, default=0.5)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", metavar="W", help="start from these weights (a name in weights/ or a path); "
+                   "layers that do not fit, such as a head with other classes, start fresh")
     p.add_argument("--device", default="auto")
     p.add_argument("--time-budget", type=float, default=0, help="seconds; fewer epochs if they would not fit")
     p.add_argument("--out", default="runs/train")
