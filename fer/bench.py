@@ -330,7 +330,7 @@ class StagedPipeline:
         self.tracker = IoUTracker(max_missed=config.max_missed)
         self.smoother = EmotionSmoother(config.half_life_s, config.switch_margin)
         self.index = 0
-        self.since_detection = 0
+        self.since_detection = max(1, config.detect_every)  # the first frame is due for detection
         self.faces: list = []
         self.ids: list = []
 
@@ -344,8 +344,7 @@ class StagedPipeline:
         rec, clock, out = self.recognizer, time.perf_counter, dict.fromkeys(STAGES, 0.0)
         t0 = clock()
         # the re-check of reused boxes counts as detection
-        detected = self.index == 0 or needs_detection(self.config, rec.detector, frame, self.faces,
-                                                      self.since_detection)
+        detected = needs_detection(self.config, rec.detector, frame, self.faces, self.since_detection)
         if detected:
             self.faces = rec.detect(frame)
             self.since_detection = 0
@@ -443,16 +442,12 @@ def time_photo(models: Models, patches: list[np.ndarray], detect_side: int, tta:
     """Median time of `analyze` on one photo with one face, as the photo tab and CLI run it."""
     rec = models.recognizer(detect_side, "auto")
     photo = SceneMaker(size, 1, patches).frame(0)
-    before, rec.classifier.tta = rec.classifier.tta, tta
-    try:
-        faces = len(rec.analyze(photo))
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            rec.analyze(photo)
-            times.append((time.perf_counter() - t0) * 1000)
-    finally:
-        rec.classifier.tta = before
+    faces = len(rec.analyze(photo, tta=tta))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        rec.analyze(photo, tta=tta)
+        times.append((time.perf_counter() - t0) * 1000)
     return PhotoTiming(size, detect_side, tta, faces, float(np.median(times)))
 
 

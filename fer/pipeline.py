@@ -58,7 +58,7 @@ class EmotionPipeline:
         self.tracker = IoUTracker(max_missed=self.config.max_missed)
         self.smoother = EmotionSmoother(self.config.half_life_s, self.config.switch_margin)
         self._index = 0
-        self._since_detection = 0
+        self._since_detection = max(1, self.config.detect_every)  # the first frame is due for detection
         self._faces: list[Face] = []
         self._ids: list[int | None] = []
 
@@ -66,14 +66,14 @@ class EmotionPipeline:
         self.tracker.reset()
         self.smoother.reset()
         self._index = 0
-        self._since_detection = 0
+        self._since_detection = max(1, self.config.detect_every)  # the first frame is due for detection
         self._faces = []
         self._ids = []
 
     def process(self, frame: np.ndarray, t: float) -> FrameResult:
         """One RGB uint8 frame at time `t` seconds."""
-        detected = self._index == 0 or needs_detection(self.config, self.recognizer.detector, frame,
-                                                       self._faces, self._since_detection)
+        detected = needs_detection(self.config, self.recognizer.detector, frame, self._faces,
+                                   self._since_detection)
         if detected:
             self._faces = self.recognizer.detect(frame)
             self._since_detection = 0
