@@ -21,18 +21,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def card_from_run(run: Path) -> dict:
-    if (run / "best.json").is_file():
-        return json.loads((run / "best.json").read_text())
-    # Runs from before cards were written by training: rebuild it from history.json.
-    from fer.labels import FER2013_LABELS, FERPLUS_LABELS
-    from fer.models import get_spec
-    from fer.train import TrainConfig, training_card
-
-    h = json.loads((run / "history.json").read_text())
-    cfg = TrainConfig(**h["config"])
-    labels = FERPLUS_LABELS if cfg.soft_targets else FER2013_LABELS
-    n = {"fer2013": 28709, "ferplus": 28558}["ferplus" if cfg.soft_targets else "fer2013"]
-    return training_card(cfg, get_spec(cfg.model), labels, n, h["best"], len(h["history"]))
+    """The model card that training wrote beside its best weights."""
+    card = run / "best.json"
+    if not card.is_file():
+        raise FileNotFoundError(f"{card} not found: publish a folder written by `python -m fer train`")
+    return json.loads(card.read_text())
 
 
 def run(args) -> int:
