@@ -16,7 +16,7 @@ from conftest import ROOT
 from PIL import Image
 
 from fer.app.photo import analyze_photo, explain_face, probability_table, summary_table, to_json
-from fer.app.sidebar import AppSettings, weight_choices
+from fer.app.sidebar import AppSettings, model_summary, weight_choices
 from fer.labels import FER2013_LABELS
 from fer.weights import DEFAULT_WEIGHTS
 
@@ -116,6 +116,12 @@ def test_settings_map_to_the_pipeline():
     assert (cfg.half_life_s, cfg.detect_every, cfg.smoothing) == (1.5, 5, True)
     assert AppSettings(half_life_s=0).pipeline_config().smoothing is False
     assert weight_choices()[0] == DEFAULT_WEIGHTS
+
+
+def test_model_summary_reads_the_card():
+    fer2013, ferplus = model_summary(DEFAULT_WEIGHTS), model_summary("ferplus_resnet_m")
+    assert "7 emotions" in fer2013 and "FER-2013 test accuracy" in fer2013
+    assert "8 emotions" in ferplus and "FER+ test accuracy" in ferplus
 
 
 def test_grad_cam_toggle_explains_the_chosen_emotion(app, astronaut):

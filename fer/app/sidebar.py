@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from fer.pipeline import PipelineConfig
-from fer.weights import DEFAULT_WEIGHTS, list_weights
+from fer.weights import DEFAULT_WEIGHTS, ModelCard, card_path, list_weights, weights_path
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,26 @@ def weight_choices() -> list[str]:
     return sorted(names, key=lambda n: (n != DEFAULT_WEIGHTS, n)) or [DEFAULT_WEIGHTS]
 
 
+def model_summary(name: str) -> str:
+    """One line from the model card: what the model is and how it scored on its test split."""
+    card = ModelCard.read(card_path(weights_path(name)))
+    parts = [card.raw.get("description", card.architecture), f"{len(card.labels)} emotions"]
+    metrics = card.raw.get("metrics", {})
+    live, photo = metrics.get("PrivateTest"), metrics.get("PrivateTest + flip_zoom TTA")
+    if live:  # live and video classify one view, photos four (fer.tta)
+        dataset = "FER+" if "contempt" in card.labels else "FER-2013"
+        parts.append(f"{dataset} test accuracy {live['accuracy']:.1%} live"
+                     + (f", {photo['accuracy']:.1%} on photos" if photo else ""))
+    return " · ".join(parts)
+
+
 def render_sidebar() -> AppSettings:
     d = AppSettings()
     with st.sidebar:
         st.header("Settings")
         weights = st.selectbox("Model", weight_choices(), key="weights",
                                help="Weights shipped in weights/, each with a model card.")
+        st.caption(model_summary(weights))
         st.subheader("Face detection")
         min_score = st.slider("Detection confidence", 0.5, 0.99, d.min_score, 0.01, key="min_score",
                               help="Lower finds more faces, and more false ones.")
