@@ -30,20 +30,38 @@ def detect_layout(data: Path) -> str:
     return "class_folders"
 
 
-def load_eval_data(data: str | Path, split: str, labels: tuple[str, ...], reader=None) -> tuple[FaceArrays, str]:
-    """Faces and integer labels in the order of `labels` (the model's), plus the layout name."""
+def load_eval_data(data: str | Path, split: str, labels: tuple[str, ...], reader=None,
+                   min_agreement: float = 0.0) -> tuple[FaceArrays, str]:
+    """Faces and integer labels in the order of `labels` (the model's), plus the layout name.
+
+    `min_agreement` (FER+ only) keeps the faces whose top emotion has more than that share of
+    the emotion votes: 0.5 is a strict majority, close to the rule of the FERPlus reference code
+    that many papers report; 0 keeps every face whose top vote is an emotion (our protocol)."""
     data = Path(data)
     layout = detect_layout(data)
+    if min_agreement > 0 and layout != "ferplus":
+        raise ValueError(f"a minimum agreement needs FER+ votes; {data} is {layout}")
     if layout == "fer2013_csv":
         faces = load_fer2013_csv(data, split)
     elif layout == "ferplus":
         one_split = (data / "label.csv").is_file()  # a single split folder such as FER2013Test
         faces = load_ferplus(data.parent, data.name) if one_split else load_ferplus(data, split)
+        faces = agreed_faces(faces, min_agreement)
     elif layout == "fer2013":
         faces = load_fer2013_folder(data, split)
     else:
         return load_class_folders(data, labels, reader=reader), layout
     return _to_model_labels(faces, labels), layout
+
+
+def agreed_faces(faces: FaceArrays, min_agreement: float) -> FaceArrays:
+    """The faces whose top vote share exceeds `min_agreement` (needs FER+ vote distributions)."""
+    if min_agreement <= 0:
+        return faces
+    keep = faces.soft.max(1) > min_agreement
+    skipped = {**faces.skipped, f"agreement<={min_agreement:g}": int((~keep).sum())}
+    return FaceArrays(faces.images[keep], faces.labels[keep], faces.label_names,
+                      [n for n, k in zip(faces.names, keep) if k], faces.soft[keep], skipped)
 
 
 def _to_model_labels(faces: FaceArrays, labels: tuple[str, ...]) -> FaceArrays:

@@ -1,11 +1,13 @@
-"""Evaluation on the real FER-2013 PrivateTest (skips without ../shared/data)."""
+"""Evaluation on the real FER-2013 and FER+ test splits (skips without ../shared/data)."""
 
 import numpy as np
 import pytest
 
-from conftest import FER2013, needs_fer2013
+from conftest import FER2013, FERPLUS, needs_fer2013, needs_ferplus
 from fer.evaluate import detect_layout, load_eval_data
 from fer.labels import FER2013_LABELS, FERPLUS_LABELS
+
+FERPLUS_HEADLINE = "ferplus_resnet_m_x3"  # the FER+ model the README reports
 
 
 @needs_fer2013
@@ -39,3 +41,40 @@ def test_eight_class_model_on_seven_class_data_maps_by_name(tmp_path):
     assert sorted(FERPLUS_LABELS[i] for i in faces.labels) == ["contempt", "happy"]
     faces7, _ = load_eval_data(tmp_path, "PrivateTest", FER2013_LABELS)
     assert faces7.skipped == {"unknown_class:contempt": 1}
+
+
+@needs_ferplus
+def test_ferplus_ensemble_card_matches_a_fresh_evaluation():
+    """The headline FER+ figure (README, model card) is what the shipped file scores today."""
+    from fer.classifier import EmotionClassifier
+    from fer.evaluate import evaluate
+
+    clf = EmotionClassifier(FERPLUS_HEADLINE, tta="flip")
+    faces, _ = load_eval_data(FERPLUS, "PrivateTest", clf.labels)
+    report, _ = evaluate(clf, faces)
+    card = clf.card.raw["metrics"]["PrivateTest + flip TTA"]
+    assert report.n == card["n"] == 3545
+    assert report.accuracy == pytest.approx(card["accuracy"], abs=6e-4)
+
+
+def test_min_agreement_keeps_faces_with_a_clear_majority(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "FER2013Test"
+    folder.mkdir()
+    # votes: neutral, happiness, surprise, sadness, anger, disgust, fear, contempt, unknown, NF
+    votes = [[0, 8, 2, 0, 0, 0, 0, 0, 0, 0],  # happy 0.8: kept
+             [4, 4, 2, 0, 0, 0, 0, 0, 0, 0],  # a tie at 0.4: dropped at 0.5
+             [5, 0, 0, 5, 0, 0, 0, 0, 0, 0]]  # exactly half: not more than half, dropped
+    rows = []
+    for i, v in enumerate(votes):
+        Image.fromarray(np.full((48, 48), i * 40, np.uint8)).save(folder / f"fer{i:07d}.png")
+        rows.append(f"fer{i:07d}.png,\"(0, 0, 48, 48)\"," + ",".join(map(str, v)))
+    (folder / "label.csv").write_text("\n".join(rows) + "\n")
+    every, _ = load_eval_data(tmp_path, "PrivateTest", FERPLUS_LABELS)
+    strict, _ = load_eval_data(tmp_path, "PrivateTest", FERPLUS_LABELS, min_agreement=0.5)
+    assert len(every) == 3 and len(strict) == 1
+    assert FERPLUS_LABELS[strict.labels[0]] == "happy" and strict.skipped["agreement<=0.5"] == 2
+    (tmp_path / "folders" / "happy").mkdir(parents=True)
+    with pytest.raises(ValueError, match="FER\\+ votes"):
+        load_eval_data(tmp_path / "folders", "PrivateTest", FER2013_LABELS, min_agreement=0.5)

@@ -19,6 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tta", default="none", choices=TTA_POLICIES,
                    help="test-time augmentation: average over the mirrored (flip) and also 1.1x zoomed "
                         "(flip_zoom) face; 2x / 4x the classifier time")
+    p.add_argument("--min-agreement", type=float, default=0.0,
+                   help="FER+: keep faces whose top emotion has more than this share of the votes "
+                        "(0.5: a strict majority, as in the FERPlus reference code; default 0: every face)")
     p.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"])
     p.add_argument("--json", help="write the report as JSON here")
     p.add_argument("--confusion-png", help="confusion-matrix PNG (default: beside --json)")
@@ -35,11 +38,12 @@ def run(args) -> int:
         from fer.recognizer import EmotionRecognizer
 
         reader = detecting_reader(EmotionRecognizer(classifier=clf))
-    faces, layout = load_eval_data(args.data, args.split, clf.labels, reader)
+    faces, layout = load_eval_data(args.data, args.split, clf.labels, reader, args.min_agreement)
     report, _ = evaluate(clf, faces)
     report.extra.update({"data": str(args.data), "layout": layout,
                          "split": args.split if layout != "class_folders" else None,
-                         "weights": str(clf.weights_path), "tta": args.tta, "detect": args.detect})
+                         "weights": str(clf.weights_path), "tta": args.tta, "detect": args.detect,
+                         "min_agreement": args.min_agreement})
     print(f"{clf.card.name} on {args.data} ({layout}{', ' + args.split if layout != 'class_folders' else ''})")
     print(report.to_text())
     if faces.skipped:
