@@ -24,30 +24,26 @@ class CamResult:
     probs: dict[str, float]
 
 
-def cam_layers(model: nn.Module) -> list[nn.Module]:
-    """The last convolutional stage of the network (of each member, for an ensemble)."""
-    if isinstance(getattr(model, "members", None), nn.ModuleList):
-        return [layer for member in model.members for layer in cam_layers(member)]
+def cam_layer(model: nn.Module) -> nn.Module:
+    """The last convolutional stage, whose spatial maps Grad-CAM weighs."""
     if hasattr(model, "stages"):
-        return [model.stages[-1]]
+        return model.stages[-1]
     if isinstance(getattr(model, "features", None), nn.Sequential):
-        return [model.features[-1]]
+        return model.features[-1]
     raise ValueError(f"Grad-CAM needs a convolutional model; {type(model).__name__} has no conv stage")
 
 
 def grad_cam(classifier: EmotionClassifier, crop: np.ndarray, target: str | None = None) -> CamResult:
-    """Heat map for `target` (default: the predicted emotion) on one aligned grey crop.
-
-    For an ensemble the members' weighted maps are summed before the ReLU: that is Grad-CAM
-    of the averaged logit, since its gradient reaches each member scaled by 1/N."""
+    """Heat map for `target` (default: the predicted emotion) on one aligned grey crop."""
     model = classifier.model.float().eval()
-    store: list[torch.Tensor] = []
+    layer = cam_layer(model)
+    store: dict[str, torch.Tensor] = {}
 
     def hook(_m, _inp, out):
         out.retain_grad()
-        store.append(out)
+        store["a"] = out
 
-    handles = [layer.register_forward_hook(hook) for layer in cam_layers(model)]
+    handle = layer.register_forward_hook(hook)
     try:
         x = torch.from_numpy(classifier.preprocess(crop[None] if crop.ndim == 2 else crop)).to(
             next(model.parameters()).device)
@@ -57,11 +53,11 @@ def grad_cam(classifier: EmotionClassifier, crop: np.ndarray, target: str | None
             idx = int(probs.argmax()) if target is None else classifier.labels.index(target)
             model.zero_grad(set_to_none=True)
             logits[0, idx].backward()
+        a, g = store["a"].detach()[0], store["a"].grad[0]
     finally:
-        for h in handles:
-            h.remove()
-    weighted = sum((a.grad[0].mean((1, 2), keepdim=True) * a.detach()[0]).sum(0) for a in store)
-    cam = torch.relu(weighted).cpu().numpy().astype(np.float32)
+        handle.remove()
+    weights = g.mean((1, 2), keepdim=True)
+    cam = torch.relu((weights * a).sum(0)).cpu().numpy().astype(np.float32)
     size = crop.shape[-1]
     cam = cv2.resize(cam, (size, size), interpolation=cv2.INTER_CUBIC)
     cam = np.clip(cam, 0, None)

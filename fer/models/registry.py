@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable
 
 from torch import nn
@@ -33,28 +32,11 @@ def register(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
-_ENSEMBLE = re.compile(r"^(?P<base>.+)_x(?P<n>[1-9][0-9]*)$")
-
-
 def get_spec(name: str) -> ModelSpec:
-    """A registered name, or '<name>_x<N>': N networks of that architecture, logits averaged."""
-    if name in _REGISTRY:
+    try:
         return _REGISTRY[name]
-    m = _ENSEMBLE.match(name)
-    if m and m["base"] in _REGISTRY:
-        return ensemble_spec(_REGISTRY[m["base"]], int(m["n"]))
-    raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(_REGISTRY))} (or <name>_x<N>)")
-
-
-def ensemble_spec(base: ModelSpec, n: int) -> ModelSpec:
-    from fer.models.ensemble import LogitEnsemble
-
-    def build(num_classes: int, in_channels: int, **kwargs) -> nn.Module:
-        return LogitEnsemble([base.builder(num_classes=num_classes, in_channels=in_channels, **kwargs)
-                              for _ in range(n)])
-
-    return replace(base, name=f"{base.name}_x{n}", builder=build,
-                   description=f"{n} x {base.name} ({base.description}), logits averaged")
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
 
 
 def list_models() -> list[str]:
