@@ -10,6 +10,12 @@ from dataclasses import dataclass
 
 FER2013_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 FERPLUS_LABELS: tuple[str, ...] = FER2013_LABELS + ("contempt",)
+DATASET_NAMES: dict[str, str] = {"fer2013": "FER-2013", "ferplus": "FER+"}
+
+
+def dataset_of(labels: tuple[str, ...]) -> str:
+    """The data set a model with these labels is evaluated on (its folder in ../shared/data)."""
+    return "ferplus" if "contempt" in labels else "fer2013"
 
 DISPLAY_NAMES: dict[str, str] = {
     "angry": "Angry",

@@ -34,3 +34,10 @@ def test_colour_formats_agree():
     r, g, b = color_rgb("happy")
     assert color_bgr("happy") == (b, g, r)
     assert color_hex("happy") == f"#{r:02x}{g:02x}{b:02x}"
+
+
+def test_dataset_of_a_label_set():
+    from fer.labels import DATASET_NAMES, dataset_of
+
+    assert dataset_of(FER2013_LABELS) == "fer2013" and dataset_of(FERPLUS_LABELS) == "ferplus"
+    assert set(DATASET_NAMES) == {"fer2013", "ferplus"}

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from fer.labels import DATASET_NAMES, dataset_of
 from fer.pipeline import PipelineConfig
 from fer.weights import DEFAULT_WEIGHTS, ModelCard, card_path, list_weights, weights_path
 
@@ -40,8 +41,7 @@ def model_summary(name: str) -> str:
     metrics = card.raw.get("metrics", {})
     live, photo = metrics.get("PrivateTest"), metrics.get("PrivateTest + flip_zoom TTA")
     if live:  # live and video classify one view, photos four (fer.tta)
-        dataset = "FER+" if "contempt" in card.labels else "FER-2013"
-        parts.append(f"{dataset} test accuracy {live['accuracy']:.1%} live"
+        parts.append(f"{DATASET_NAMES[dataset_of(card.labels)]} test accuracy {live['accuracy']:.1%} live"
                      + (f", {photo['accuracy']:.1%} on photos" if photo else ""))
     return " · ".join(parts)
 

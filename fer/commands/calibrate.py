@@ -25,12 +25,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from fer.classifier import EmotionClassifier, softmax
     from fer.evaluate import load_eval_data
+    from fer.labels import dataset_of
     from fer.metrics import (expected_calibration_error, fit_temperature, negative_log_likelihood,
                              save_reliability_png)
     from fer.weights import card_path
 
     clf = EmotionClassifier(args.weights)
-    data = args.data or str(DEFAULT_DATA / ("ferplus" if "contempt" in clf.labels else "fer2013"))
+    data = args.data or str(DEFAULT_DATA / dataset_of(clf.labels))
     faces, _ = load_eval_data(data, args.split, clf.labels)
     logits = clf.predict_logits(faces.images)
     y = faces.labels

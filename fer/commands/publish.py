@@ -31,6 +31,7 @@ def card_from_run(run: Path) -> dict:
 def run(args) -> int:
     from fer.classifier import EmotionClassifier
     from fer.evaluate import evaluate, load_eval_data
+    from fer.labels import dataset_of
     from fer.tta import TTA_POLICIES
 
     src = Path(args.run)
@@ -41,7 +42,7 @@ def run(args) -> int:
     shutil.copyfile(src / "best.safetensors", dest / f"{name}.safetensors")
     (dest / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
     clf = EmotionClassifier(dest / f"{name}.safetensors")
-    task = "ferplus" if "contempt" in clf.labels else "fer2013"
+    task = dataset_of(clf.labels)
     data = args.data or str(DEFAULT_DATA / task)
     metrics = {}
     for split in ("PublicTest", "PrivateTest"):
