@@ -17,6 +17,7 @@ def dataset_of(labels: tuple[str, ...]) -> str:
     """The data set a model with these labels is evaluated on (its folder in ../shared/data)."""
     return "ferplus" if "contempt" in labels else "fer2013"
 
+
 DISPLAY_NAMES: dict[str, str] = {
     "angry": "Angry",
     "disgust": "Disgust",
