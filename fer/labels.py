@@ -30,6 +30,10 @@ DISPLAY_NAMES: dict[str, str] = {
     "uncertain": "Uncertain",
 }
 
+# A face whose top probability is below this is shown as 'uncertain' (the app's default threshold,
+# also the annotator's; `benchmarks/uncertain_share.py` reports how often that happens on real clips).
+UNCERTAIN_BELOW: float = 0.4
+
 # RGB colours, chosen to stay distinguishable for common colour-vision deficiencies.
 COLORS_RGB: dict[str, tuple[int, int, int]] = {
     "angry": (213, 62, 79),

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from fer.labels import DATASET_NAMES, dataset_of
+from fer.labels import DATASET_NAMES, UNCERTAIN_BELOW, dataset_of
 from fer.pipeline import PipelineConfig
 from fer.weights import DEFAULT_WEIGHTS, ModelCard, card_path, list_weights, weights_path
 
@@ -21,7 +21,7 @@ class AppSettings:
     half_life_s: float = 0.5  # smoothing of probabilities over time (live and video)
     detect_every: int = 3  # run the face detector on every k-th frame, track in between
     show_landmarks: bool = False
-    uncertain_below: float = 0.4  # show 'Uncertain' when the top probability is lower
+    uncertain_below: float = UNCERTAIN_BELOW  # show 'Uncertain' when the top probability is lower
 
     def pipeline_config(self) -> PipelineConfig:
         return PipelineConfig(detect_every=self.detect_every, half_life_s=self.half_life_s,
