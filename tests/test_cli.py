@@ -1,11 +1,17 @@
 """The CLI as users run it: a subprocess, real files, exit codes and messages."""
 
+import ast
 import json
+import logging
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,3 +63,129 @@ def test_explain_writes_png(tmp_path, astronaut):
     r = fer("explain", img, "--out", tmp_path / "cam.png")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "cam.png").stat().st_size > 1000
+
+
+# ---------------------------------------------------------------------------------------------
+# How the command line behaves, whatever the command: version, program name, exit codes, Ctrl-C,
+# logging and threads (fer/cli.py).
+
+def test_version_and_program_name_as_a_module():
+    import fer as fer_pkg
+
+    r = fer("--version")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"python -m fer {fer_pkg.__version__}"
+    r = fer("analyze", "--help")
+    assert r.returncode == 0 and r.stdout.startswith("usage: python -m fer analyze ")
+
+
+def test_program_name_follows_the_script_name(tmp_path):
+    # What the `fer` console script does: sys.argv[0] is the script's path.
+    script = tmp_path / "fer"
+    script.write_text("import sys\nfrom fer.cli import main\nsys.exit(main())\n")
+    r = subprocess.run([sys.executable, str(script), "video", "--help"], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("usage: fer video ")
+
+
+@pytest.mark.parametrize("args", [[], ["nope"], ["analyze"], ["--threads", "0", "analyze", "x.jpg"],
+                                  ["analyze", "x.jpg", "--no-such-option"], ["video", "--every", "0", "x.mp4"]])
+def test_usage_errors_exit_2(args):
+    r = fer(*args)
+    assert r.returncode == 2, (args, r.stdout, r.stderr)
+    assert "usage:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_exit_1_when_some_inputs_failed_0_when_none(tmp_path, astronaut):
+    good = tmp_path / "astronaut.jpg"
+    Image.fromarray(astronaut).save(good)
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not an image")
+    r = fer("analyze", good, bad)
+    assert r.returncode == 1, r.stderr
+    assert "broken.jpg" in r.stderr and "Traceback" not in r.stderr
+    assert "astronaut.jpg: face 1: happy" in r.stdout  # the good file was still analysed
+    r = fer("analyze", good)
+    assert r.returncode == 0, r.stderr
+
+
+def test_missing_input_is_a_usage_error_before_models_load():
+    r = fer("video", "no/such/clip.mp4")
+    assert r.returncode == 2
+    assert r.stderr.startswith("error:") and "Traceback" not in r.stderr
+
+
+def test_ctrl_c_ends_cleanly(tmp_path):
+    clip = ROOT.parent / "shared" / "data" / "clips" / "fer_test_clip.mp4"
+    if not clip.is_file():
+        pytest.skip(f"real clip not found at {clip} (see README: Data)")
+    p = subprocess.Popen([sys.executable, "-m", "fer", "video", str(clip), "--out", str(tmp_path / "out"),
+                          "--detect-every", "1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    # Interrupt once frames are being analysed: tqdm's bar on stderr shows the first frame.
+    seen, lines = "", []
+    deadline = time.monotonic() + 300
+    while "frame" not in seen and time.monotonic() < deadline and p.poll() is None:
+        chunk = p.stderr.read(1)
+        seen += chunk
+        if not chunk:
+            break
+    assert p.poll() is None, f"ended before it could be interrupted: {seen}"
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    err = seen + err
+    assert p.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+
+
+def test_verbose_and_threads_options_before_or_after_the_command():
+    from fer.cli import build_parser
+
+    parse = build_parser("fer", "analyze").parse_args
+    assert parse(["analyze", "x.jpg", "-v"]).verbose == 1
+    assert parse(["-vv", "analyze", "x.jpg"]).verbose == 2
+    assert parse(["--threads", "3", "analyze", "x.jpg"]).global_threads == 3
+    assert parse(["analyze", "x.jpg", "--threads", "2"]).global_threads == 2
+    assert not hasattr(parse(["analyze", "x.jpg"]), "global_threads")
+
+
+def test_threads_option_sizes_the_library_pools(tmp_path):
+    from fer import runtime
+    from fer.cli import main
+
+    try:
+        assert main(["--threads", "3", "video", str(tmp_path / "missing.mp4")]) == 2  # fails before models
+        assert runtime.threads() == 3
+    finally:
+        runtime.set_threads(None)
+
+
+def test_verbose_turns_on_the_library_log():
+    from fer.cli import setup_logging
+
+    lib = logging.getLogger("fer.some_module")
+    before = logging.getLogger("fer").level
+    try:
+        setup_logging(0)
+        assert not lib.isEnabledFor(logging.INFO) and lib.isEnabledFor(logging.WARNING)
+        setup_logging(1)
+        assert lib.isEnabledFor(logging.INFO) and not lib.isEnabledFor(logging.DEBUG)
+        setup_logging(2)
+        assert lib.isEnabledFor(logging.DEBUG)
+    finally:
+        logging.getLogger("fer").setLevel(before)
+
+
+def test_library_reports_through_logging_not_print():
+    # Commands print their results; the library itself logs, so callers (the app, the API) decide.
+    offenders = []
+    for path in sorted((ROOT / "fer").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith("fer/commands/") or rel in ("fer/cli.py", "fer/__main__.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
+                offenders.append(f"{rel}:{node.lineno}")
+    assert not offenders, f"print() in library code (use logging): {offenders}"
