@@ -323,7 +323,15 @@ def test_job_store_expiry_and_ids(tmp_path):
     time.sleep(0.3)
     assert store.get(job.id) is None and not (tmp_path / job.id).exists()
     assert store.get("../" + job.id) is None and not store.delete("..")
-    other = store.create("b.mp4")
+    waiting = store.create("b.mp4")  # unfinished jobs of a live server do not expire ...
     time.sleep(0.3)
+    assert store.purge_expired() == 0 and store.get(waiting.id).status == "queued"
+    import subprocess
+    import sys
+    from dataclasses import replace
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    store._write(replace(store.get(waiting.id), owner=int(dead)))  # ... those of a server that died do
     assert store.purge_expired() == 1 and list(Path(tmp_path).iterdir()) == []
-    assert store.update(other.id, status="running") is None  # deleted jobs stay deleted
+    assert store.update(waiting.id, status="running") is None  # deleted jobs stay deleted

@@ -2,8 +2,9 @@
 
 The status lives in a file (written atomically), not in memory, so any of uvicorn's worker
 processes can answer for any job, and deleting the folder is all it takes to forget a job.
-Jobs expire `ttl_s` after they finish (or after they were created, while they wait); expired
-jobs are purged on access and by the app's periodic sweep. Nothing else is kept."""
+A job expires `ttl_s` after it finished; one that is queued or running lives as long as the
+server process that owns it (a crashed server's jobs are purged by the next one). Expired jobs
+are purged on access and by the app's periodic sweep. Nothing else is kept."""
 
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ class Job:
     frames_total: int | None = None
     error: str | None = None
     finished: float | None = None
+    owner: int = 0  # pid of the server process that analyses it
+
+    @property
+    def finished_or_orphaned(self) -> bool:
+        return self.status in ("done", "failed") or not _alive(self.owner)
 
     @property
     def progress(self) -> float:
@@ -46,6 +52,16 @@ class Job:
         return d
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
 class JobStore:
     def __init__(self, root: str | Path, ttl_s: float):
         self.root = Path(root)
@@ -59,7 +75,7 @@ class JobStore:
 
     def create(self, video_name: str) -> Job:
         now = time.time()
-        job = Job(secrets.token_hex(16), "queued", video_name, now, now + self.ttl_s)
+        job = Job(secrets.token_hex(16), "queued", video_name, now, now + self.ttl_s, owner=os.getpid())
         self.folder(job.id).mkdir()
         self._write(job)
         return job
@@ -77,7 +93,7 @@ class JobStore:
         except (KeyError, OSError, ValueError):
             return None
         job = Job(**d)
-        if job.expires < time.time():
+        if job.expires < time.time() and job.finished_or_orphaned:
             self.delete(job.id)
             return None
         return job

@@ -19,6 +19,19 @@ from fer.api.errors import ApiError, error_response
 T = TypeVar("T")
 
 
+# After a refusal, read and drop up to this much of the rest of the body, so that the client,
+# still sending, reads the 413 instead of a connection reset; beyond it the connection closes.
+DRAIN_BYTES = 64 * 1024 * 1024
+
+
+async def drain(receive, budget: int = DRAIN_BYTES) -> None:
+    while budget > 0:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return
+        budget -= len(message.get("body", b""))
+
+
 def too_large(limit: int) -> ApiError:
     return ApiError(413, f"the request body is larger than the limit of {limit / 1024 / 1024:.0f} MB")
 
@@ -37,6 +50,7 @@ class BodyLimit:
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             err = too_large(limit)
+            await drain(receive)
             return await error_response(err.status, err.message, {"Connection": "close"})(scope, receive, send)
         seen = 0
 
@@ -45,6 +59,8 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > limit:
+                if message.get("more_body"):
+                    await drain(receive)
                 raise too_large(limit)
             return message
 
