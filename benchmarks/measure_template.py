@@ -8,12 +8,11 @@ Prints the median (x, y) of both eyes and the mouth centre in 48x48 coordinates,
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from fer.data import load_fer2013_folder
+from fer.data import dataset_dir, load_fer2013_folder
 from fer.detection import DetectorConfig, FaceDetector
 
 UPSCALE = 4  # MTCNN needs more than 48 pixels to find a face reliably
@@ -21,7 +20,7 @@ UPSCALE = 4  # MTCNN needs more than 48 pixels to find a face reliably
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data/fer2013"))
+    ap.add_argument("--data", default=str(dataset_dir("fer2013")))
     ap.add_argument("--n", type=int, default=600)
     args = ap.parse_args()
     faces = load_fer2013_folder(args.data, "Training")

@@ -19,7 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from fer.data.locations import DATA_ROOT as DATA  # one place defines where data is looked for
+
 # The astronaut's face with some hair and collar around it, so MTCNN sees a whole head.
 ASTRONAUT_FACE = (slice(0, 250), slice(110, 340))
 STAGES = ("detect", "align", "classify", "track_smooth", "draw")

@@ -1,7 +1,9 @@
 """Classification metrics (scikit-learn underneath) and calibration, as one typed report.
 
 Classes absent from the evaluated data are reported and left out of the averages, so a folder
-without 'disgust' is not penalised for it.
+without 'disgust' is not penalised for it. A sample the pipeline gave no answer for (a photo
+where no face was found) counts as wrong, so a detector that misses hard photos cannot flatter
+the figure by shrinking n.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+NO_PREDICTION = -1  # a y_pred value: no answer for this sample (e.g. no face found in the photo)
 
 
 @dataclass(frozen=True)
@@ -30,9 +34,16 @@ class EvaluationReport:
     labels: list[str]  # row/column order of the confusion matrix
     confusion_matrix: list[list[int]]  # rows: true, columns: predicted
     missing_classes: list[str] = field(default_factory=list)
-    ece: float | None = None
+    ece: float | None = None  # over the samples with a prediction
     nll: float | None = None
+    # true class -> samples without a prediction (counted as wrong above); empty when there were none
+    no_prediction: dict[str, int] = field(default_factory=dict)
+    answered_accuracy: float | None = None  # accuracy over the samples with a prediction, if some had none
     extra: dict = field(default_factory=dict)
+
+    @property
+    def n_no_prediction(self) -> int:
+        return sum(self.no_prediction.values())
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -44,6 +55,10 @@ class EvaluationReport:
                  f"weighted-F1={self.weighted_f1:.4f}"]
         if self.ece is not None:
             lines[0] += f"  ECE={self.ece:.4f}  NLL={self.nll:.4f}"
+        if self.no_prediction:
+            per = ", ".join(f"{k} {v}" for k, v in self.no_prediction.items() if v)
+            lines.append(f"no face found: {self.n_no_prediction} of {self.n} (counted as wrong; {per}); "
+                         f"accuracy on the others {self.answered_accuracy:.4f}")
         lines.append(f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}")
         for name, m in self.per_class.items():
             lines.append(f"{name:<10}{m.precision:>10.3f}{m.recall:>10.3f}{m.f1:>10.3f}{m.support:>9d}")
@@ -54,10 +69,16 @@ class EvaluationReport:
 
 def classification_report(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple[str, ...],
                           probs: np.ndarray | None = None) -> EvaluationReport:
-    """Metrics over the classes present in `y_true` (indices into `labels`)."""
+    """Metrics over the classes present in `y_true` (indices into `labels`).
+
+    `y_pred` may hold NO_PREDICTION: such a sample is wrong (it lowers accuracy and its class's
+    recall and F1, not any class's precision) and is counted in `no_prediction`; the confusion
+    matrix has no column for it. `probs`, for ECE and NLL, has one row per sample *with* a
+    prediction, in order."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if len(y_true) == 0:
         raise ValueError("nothing to evaluate: no samples")
+    answered = y_pred != NO_PREDICTION
     present = sorted(set(y_true.tolist()))
     missing = [labels[i] for i in range(len(labels)) if i not in present]
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=present, zero_division=0)
@@ -71,9 +92,15 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple[
         macro_f1=float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
         weighted_f1=float(f1_score(y_true, y_pred, labels=present, average="weighted", zero_division=0)),
         per_class=per_class, labels=list(labels), confusion_matrix=cm.tolist(), missing_classes=missing)
+    if not answered.all():
+        report.no_prediction = {labels[c]: int((~answered & (y_true == c)).sum()) for c in present}
+        report.answered_accuracy = float((y_pred == y_true)[answered].mean()) if answered.any() else 0.0
     if probs is not None:
-        report.ece = expected_calibration_error(probs, y_true)
-        report.nll = negative_log_likelihood(probs, y_true)
+        if len(probs) != answered.sum():
+            raise ValueError(f"probs has {len(probs)} rows for {int(answered.sum())} predicted samples")
+        if len(probs):
+            report.ece = expected_calibration_error(probs, y_true[answered])
+            report.nll = negative_log_likelihood(probs, y_true[answered])
     return report
 
 
@@ -131,15 +158,19 @@ def save_confusion_png(report: EvaluationReport, path, title: str = "", normalis
     keep = [i for i, lab in enumerate(report.labels) if lab not in report.missing_classes]
     cm = cm[np.ix_(keep, keep)]
     names = [display_name(report.labels[i]) for i in keep]
+    columns = list(names)
+    if report.no_prediction:  # rows still sum to each class's support
+        cm = np.column_stack([cm, [report.no_prediction.get(report.labels[i], 0) for i in keep]])
+        columns.append("no face")
     shown = cm / np.maximum(cm.sum(1, keepdims=True), 1) if normalise else cm
-    fig, ax = plt.subplots(figsize=(6.4, 5.4), dpi=110)
+    fig, ax = plt.subplots(figsize=(6.4 + 0.6 * (len(columns) - len(names)), 5.4), dpi=110)
     im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalise else None)
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
     ax.set_yticks(range(len(names)), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     for i in range(len(names)):
-        for j in range(len(names)):
+        for j in range(len(columns)):
             v = shown[i, j]
             ax.text(j, i, f"{v:.2f}" if normalise else f"{int(v)}", ha="center", va="center",
                     color="white" if v > (0.5 if normalise else shown.max() / 2) else "black", fontsize=8)

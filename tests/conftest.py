@@ -8,15 +8,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fer.data.locations import DATA_ROOT as DATA, dataset_dir  # noqa: F401  (the one place for data paths)
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-FER2013 = DATA / "fer2013"
-FERPLUS = DATA / "ferplus"
+FER2013 = dataset_dir("fer2013")
+FERPLUS = dataset_dir("ferplus")
+WILD = dataset_dir("wild")
+CLIPS = dataset_dir("clips")
 
 needs_fer2013 = pytest.mark.skipif(not (FER2013 / "test").is_dir(),
                                    reason=f"FER-2013 not found at {FER2013} (see README: Data)")
 needs_ferplus = pytest.mark.skipif(not (FERPLUS / "FER2013Test").is_dir(),
                                    reason=f"FER+ not found at {FERPLUS} (see README: Data)")
+needs_wild = pytest.mark.skipif(not (WILD / "happy").is_dir(),
+                                reason=f"in-the-wild photos not found at {WILD} (see README: Data)")
+needs_clips = pytest.mark.skipif(not (CLIPS / "fer_test_clip.mp4").is_file(),
+                                 reason=f"real clips not found at {CLIPS} (see README: Data)")
 
 
 @pytest.fixture(scope="session")

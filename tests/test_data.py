@@ -94,4 +94,35 @@ def test_class_folders_aliases_unknown_and_unreadable(tmp_path):
     (tmp_path / "Happiness/broken.jpg").write_bytes(b"not an image")
     d = load_class_folders(tmp_path)
     assert sorted(FER2013_LABELS[i] for i in d.labels) == ["angry", "happy"]
-    assert d.skipped == {"unknown_class:bored": 1, "unreadable_or_no_face": 1}
+    assert d.skipped == {"unknown_class:bored": 1, "unreadable": 1}
+    assert len(d.no_face) == 0
+
+
+def test_class_folders_keep_photos_without_a_face(tmp_path):
+    """A reader that finds no face (returns None) does not shrink the data: the photo is kept in
+    `no_face` with its label, so an evaluation can count it as wrong."""
+    _write(tmp_path / "happy/face.png", _face(1))
+    _write(tmp_path / "happy/blank.png", np.zeros((48, 48), np.uint8))
+    _write(tmp_path / "sad/blank.png", np.zeros((48, 48), np.uint8))
+
+    def reader(path):
+        img = np.asarray(Image.open(path).convert("L"))
+        return None if img.max() == 0 else img
+
+    d = load_class_folders(tmp_path, reader=reader)
+    assert len(d) == 1 and FER2013_LABELS[d.labels[0]] == "happy"
+    assert sorted(FER2013_LABELS[i] for i in d.no_face) == ["happy", "sad"]
+    assert sorted(d.no_face_names) == ["happy/blank.png", "sad/blank.png"]
+    assert d.skipped == {}
+    (tmp_path / "happy/face.png").unlink()
+    none_found = load_class_folders(tmp_path, reader=reader)  # every photo without a face: still data
+    assert len(none_found) == 0 and none_found.images.shape == (0, 48, 48) and len(none_found.no_face) == 2
+
+
+def test_data_locations_are_one_place():
+    from fer.data import DATA_ROOT, dataset_dir
+
+    assert dataset_dir("fer2013") == DATA_ROOT / "fer2013"
+    assert DATA_ROOT.name == "data" and DATA_ROOT.parent.name == "shared"
+    with pytest.raises(ValueError, match="unknown data set"):
+        dataset_dir("imagenet")

@@ -4,6 +4,4 @@ Modules import only argparse at the top, so building the parser stays fast; heav
 happen inside `run`.
 """
 
-from pathlib import Path
-
-DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+from fer.data.locations import DATA_ROOT as DEFAULT_DATA  # noqa: F401  (one place: fer.data.locations)

@@ -15,7 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", help="FER-2013 folder, fer2013.csv, FER+ root, or a folder with one sub-folder per class")
     p.add_argument("--split", default="PrivateTest", choices=["Training", "PublicTest", "PrivateTest"])
     p.add_argument("--weights", default=None, help="a name in weights/ or a .safetensors path (default model if unset)")
-    p.add_argument("--detect", action="store_true", help="run MTCNN first (uncropped photos)")
+    p.add_argument("--detect", action="store_true",
+                   help="run MTCNN first (uncropped photos); a photo without a found face counts as wrong")
     p.add_argument("--tta", default="none", choices=TTA_POLICIES,
                    help="test-time augmentation: average over the mirrored (flip) and also 1.1x zoomed "
                         "(flip_zoom) face; 2x / 4x the classifier time")
@@ -35,9 +36,9 @@ def run(args) -> int:
     clf = EmotionClassifier(args.weights, backend=args.backend, tta=args.tta)
     reader = None
     if args.detect:
-        from fer.recognizer import EmotionRecognizer
+        from fer.detection import FaceDetector
 
-        reader = detecting_reader(EmotionRecognizer(classifier=clf))
+        reader = detecting_reader(FaceDetector(), clf.input_size)
     faces, layout = load_eval_data(args.data, args.split, clf.labels, reader, args.min_agreement)
     report, _ = evaluate(clf, faces)
     report.extra.update({"data": str(args.data), "layout": layout,

@@ -36,6 +36,10 @@ class FaceArrays:
     names: list[str] = field(default_factory=list)
     soft: np.ndarray | None = None  # (N, C) float32 target distributions, FER+ only
     skipped: dict[str, int] = field(default_factory=dict)  # why images were left out, and how many
+    # Photos where the reader (face detection) found no face: their labels and names. They are
+    # not left out: an evaluation counts them as wrong, as a user would experience them.
+    no_face: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    no_face_names: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -179,12 +183,13 @@ def load_class_folders(root: str | Path, label_names: tuple[str, ...] = FER2013_
 
     Images of classes the model does not know, and files that cannot be read, are counted in
     `skipped` rather than failing the whole run. `reader(path) -> grey uint8 (size, size)` lets
-    callers run face detection first.
+    callers run face detection first; where it returns None (no face) the photo goes to
+    `no_face`, so an evaluation can count it as wrong instead of quietly shrinking its n.
     """
     root = Path(root)
     _check_dir(root, "image folder")
     reader = reader or (lambda p: _read_grey(p, size))
-    images, labels, names, skipped = [], [], [], {}
+    images, labels, names, skipped, no_face, no_face_names = [], [], [], {}, [], []
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         label = canonical_label(class_dir.name)
         files = sorted(f for f in class_dir.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
@@ -194,16 +199,18 @@ def load_class_folders(root: str | Path, label_names: tuple[str, ...] = FER2013_
         for f in files:
             try:
                 img = reader(f)
-            except Exception:  # unreadable file or no face: counted, not fatal
-                img = None
+            except Exception:  # an unreadable file says nothing about the model: left out, counted
+                skipped["unreadable"] = skipped.get("unreadable", 0) + 1
+                continue
             if img is None:
-                skipped["unreadable_or_no_face"] = skipped.get("unreadable_or_no_face", 0) + 1
+                no_face.append(label_names.index(label))
+                no_face_names.append(str(f.relative_to(root)))
                 continue
             images.append(img)
             labels.append(label_names.index(label))
             names.append(str(f.relative_to(root)))
-    if not images:
+    if not images and not no_face:
         raise FileNotFoundError(f"no readable images of known classes under {root}")
-    return FaceArrays(np.stack(images), np.asarray(labels, np.int64), tuple(label_names), names,
-                      skipped=skipped)
-
+    stacked = np.stack(images) if images else np.zeros((0, size, size), np.uint8)
+    return FaceArrays(stacked, np.asarray(labels, np.int64), tuple(label_names), names,
+                      skipped=skipped, no_face=np.asarray(no_face, np.int64), no_face_names=no_face_names)
