@@ -1,9 +1,12 @@
-"""The real MTCNN (weights from the facenet-pytorch wheel) on real photos."""
+"""The real MTCNN (facenet-pytorch's weights, run by ONNX Runtime) on real photos."""
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from fer.detection import DetectorConfig, FaceDetector, normalise_mtcnn_output
+from fer.detection import DetectorConfig, FaceDetector
 
 
 @pytest.fixture(scope="module")
@@ -50,22 +53,55 @@ def test_several_faces_left_to_right(detector, astronaut):
     assert faces[0].box[0] < faces[1].box[0]
 
 
-def test_normalise_object_arrays_from_numpy2():
-    boxes = np.empty(2, dtype=object)
-    boxes[0], boxes[1] = np.array([1, 2, 3, 4.0]), np.array([5, 6, 7, 8.0])
-    probs = np.array([0.9, None], dtype=object)
-    pts = np.empty(2, dtype=object)
-    pts[0], pts[1] = np.zeros((5, 2)), np.ones((5, 2))
-    b, p, lm = normalise_mtcnn_output(boxes, probs, pts)
-    assert b.dtype == np.float32 and b.shape == (1, 4) and p.tolist() == pytest.approx([0.9])
-    assert lm.shape == (1, 5, 2)
-    b, p, lm = normalise_mtcnn_output(None, [None], None)
-    assert b.shape == (0, 4) and p.shape == (0,) and lm.shape == (0, 5, 2)
-
-
 def test_still_faces_scores_reused_boxes(detector, astronaut):
     faces = detector.detect(astronaut)
     assert detector.still_faces(astronaut, faces)[0] > 0.9
     empty = np.full_like(astronaut, 90)  # the person left: the same box now holds a wall
     assert detector.still_faces(empty, faces)[0] < 0.5
     assert detector.still_faces(astronaut, []).shape == (0,)
+
+
+def test_with_config_shares_the_networks(detector, astronaut):
+    strict = detector.with_config(DetectorConfig(min_score=0.999999, min_face_size=40))
+    assert strict.mtcnn is detector.mtcnn and strict.config.min_face_size == 40
+    assert detector.config == DetectorConfig()  # the original keeps its settings
+    assert len(detector.detect(astronaut)) == 1
+    assert strict.detect(astronaut) == []  # the astronaut scores 0.99999774: below this bar
+
+
+def test_max_side_per_call_is_that_detection_size(detector, astronaut):
+    import cv2
+
+    big = cv2.resize(astronaut, (1024, 1024))
+    per_call = detector.detect(big, max_side=320)
+    configured = detector.with_config(DetectorConfig(max_side=320)).detect(big)
+    assert len(per_call) == len(configured) == 1
+    assert per_call[0].box == configured[0].box
+    np.testing.assert_array_equal(per_call[0].landmarks, configured[0].landmarks)
+    # and it is a real change of size: at full resolution the box differs a little
+    full = detector.detect(big, max_side=0)[0]
+    assert full.box != per_call[0].box and np.allclose(full.box, per_call[0].box, atol=25)
+
+
+def test_onnx_and_torch_backends_agree(detector, astronaut):
+    pytest.importorskip("facenet_pytorch")
+    torch_detector = FaceDetector(backend="torch")
+    (a,), (b,) = detector.detect(astronaut), torch_detector.detect(astronaut)
+    assert np.allclose(a.box, b.box, atol=0.01) and np.allclose(a.landmarks, b.landmarks, atol=0.01)
+    faces = detector.detect(astronaut)
+    assert np.allclose(detector.still_faces(astronaut, faces), torch_detector.still_faces(astronaut, faces),
+                       atol=1e-4)
+    with pytest.raises(ValueError, match="backend"):
+        FaceDetector(backend="tensorflow")
+
+
+def test_detection_never_imports_torch():
+    """The runtime path (detect and the reused-box check) runs without torch in the process."""
+    code = ("import sys; import numpy as np; from skimage import data\n"
+            "from fer.detection import FaceDetector\n"
+            "d = FaceDetector(); img = data.astronaut(); faces = d.detect(img)\n"
+            "assert len(faces) == 1 and d.still_faces(img, faces)[0] > 0.9\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'facenet_pytorch')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", out.stdout
