@@ -39,8 +39,10 @@ class Face:
 class FaceEmotion:
     """A face plus its emotion probabilities (label -> probability, summing to 1).
 
-    `label` is the arg-max; callers that want an 'uncertain' state compare `confidence`
-    with their own threshold rather than having it baked in here.
+    `label` is the arg-max (or, after smoothing, the label with hysteresis). `probs` are what
+    the face is shown with; `raw_probs` keeps this frame's own classifier output once a smoother
+    has replaced `probs`, so one object carries both from frame to page. The 'uncertain' state is
+    the caller's threshold, applied by `shown_label`, the one place that rule lives.
     """
 
     box: Box
@@ -49,6 +51,7 @@ class FaceEmotion:
     probs: dict[str, float]
     label: str
     track_id: int | None = None
+    raw_probs: dict[str, float] | None = None  # None: `probs` are this frame's own (not smoothed)
 
     @classmethod
     def from_face(cls, face: Face, labels: tuple[str, ...], probs: np.ndarray,
@@ -64,13 +67,24 @@ class FaceEmotion:
     def confidence(self) -> float:
         return self.probs[self.label]
 
+    @property
+    def frame_probs(self) -> dict[str, float]:
+        """This frame's own classifier output, whether or not `probs` were smoothed."""
+        return self.raw_probs if self.raw_probs is not None else self.probs
+
+    def shown_label(self, uncertain_below: float) -> str:
+        """The label to show: 'uncertain' when the top probability is below the threshold."""
+        return self.label if self.confidence >= uncertain_below else "uncertain"
+
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         return sorted(self.probs.items(), key=lambda kv: -kv[1])[:k]
 
     def with_probs(self, probs: dict[str, float], track_id: int | None = None) -> "FaceEmotion":
-        """A copy with new (e.g. smoothed) probabilities; the label follows them."""
+        """A copy with new (e.g. smoothed) probabilities; the label follows them and the frame's
+        own probabilities are kept in `raw_probs`."""
         return replace(self, probs=dict(probs), label=max(probs, key=probs.get),
-                       track_id=self.track_id if track_id is None else track_id)
+                       track_id=self.track_id if track_id is None else track_id,
+                       raw_probs=self.frame_probs)
 
     def to_dict(self) -> dict:
         """JSON-ready: plain floats, rounded for readable exports."""

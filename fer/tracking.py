@@ -2,6 +2,10 @@
 
 Boxes are matched frame to frame by IoU with an optimal assignment; a track survives a few
 missed frames (a blink of the detector) before it is dropped. Ids are never reused.
+A face that moved further than its boxes overlap between two detections (a quick head turn,
+or a live loop that detects less often on a busy CPU) is still the same person when its centre
+is within `max_shift` face widths and its size within `max_scale` of the track's: such pairs
+rank below every overlapping pair, so they never take a match from one.
 """
 
 from __future__ import annotations
@@ -32,22 +36,47 @@ class _Track:
     missed: int = 0
 
 
+def centre_distance_matrix(a: list[Box], b: list[Box], max_scale: float) -> np.ndarray:
+    """Centre distance in widths of the larger face; inf where the sizes differ by more than
+    `max_scale` times."""
+    if not a or not b:
+        return np.zeros((len(a), len(b)), np.float32)
+    a_, b_ = np.asarray(a, np.float32)[:, None], np.asarray(b, np.float32)[None]
+    wa, wb = np.maximum(a_[..., 2] - a_[..., 0], 1e-6), np.maximum(b_[..., 2] - b_[..., 0], 1e-6)
+    dx = (a_[..., 0] + a_[..., 2] - b_[..., 0] - b_[..., 2]) / 2
+    dy = (a_[..., 1] + a_[..., 3] - b_[..., 1] - b_[..., 3]) / 2
+    d = np.hypot(dx, dy) / np.maximum(wa, wb)
+    ratio = np.maximum(wa, wb) / np.minimum(wa, wb)
+    return np.where(ratio <= max_scale, d, np.inf).astype(np.float32)
+
+
 class IoUTracker:
     """Frame-to-frame IoU tracker; `update` returns the faces with `track_id` set."""
 
-    def __init__(self, iou_threshold: float = 0.3, max_missed: int = 10):
+    def __init__(self, iou_threshold: float = 0.3, max_missed: int = 10, max_shift: float = 1.0,
+                 max_scale: float = 1.5):
         self.iou_threshold = iou_threshold
         self.max_missed = max_missed
+        self.max_shift = max_shift
+        self.max_scale = max_scale
         self._tracks: list[_Track] = []
         self._next_id = 1
 
+    def affinity(self, tracks: list[Box], boxes: list[Box]) -> np.ndarray:
+        """> 0 where a track may take a box: IoU above the threshold, else a nearby centre (scored
+        below the IoU threshold, closer is better); 0 where it may not."""
+        iou = iou_matrix(tracks, boxes)
+        near = centre_distance_matrix(tracks, boxes, self.max_scale)
+        by_centre = self.iou_threshold * (1 - near / (self.max_shift * 1.001)) * 0.99
+        return np.where(iou >= self.iou_threshold, iou, np.clip(by_centre, 0, None)).astype(np.float32)
+
     def update(self, faces: list[FaceEmotion]) -> list[FaceEmotion]:
         boxes = [f.box for f in faces]
-        iou = iou_matrix([t.box for t in self._tracks], boxes)
+        score = self.affinity([t.box for t in self._tracks], boxes)
         assigned: dict[int, int] = {}
-        if iou.size:
-            rows, cols = linear_sum_assignment(-iou)
-            assigned = {c: r for r, c in zip(rows, cols) if iou[r, c] >= self.iou_threshold}
+        if score.size:
+            rows, cols = linear_sum_assignment(-score)
+            assigned = {c: r for r, c in zip(rows, cols) if score[r, c] > 0}
         matched_tracks = set(assigned.values())
         for i, t in enumerate(self._tracks):
             if i not in matched_tracks:

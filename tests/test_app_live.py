@@ -1,27 +1,24 @@
-"""The live tab's parts without a browser: ICE configuration, the one-slot mailbox, and the
-video processor run on real frames with the real recognizer."""
+"""The live tab's parts without a browser: ICE configuration, and the video processor run on
+real frames with a real worker process and the real models."""
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import av
 import numpy as np
 import pytest
 
-from fer.app.drawing import shown_label
-from fer.app.live import (
-    STALE_AFTER_S,
-    EmotionVideoProcessor,
-    FrameRateMeter,
-    LatestSlot,
-    main_face,
-    rtc_configuration,
-)
-from fer.app.sidebar import AppSettings
+from fer.app.ice import rtc_configuration
+from fer.app.live import live_sessions, main_face
+from fer.app.live_processor import EmotionVideoProcessor, ViewSettings
 from fer.labels import color_rgb
+from fer.live.mailbox import LatestSlot
+from fer.live.overlay import MAX_AGE_S
+from fer.live.pool import WorkerPool
+from fer.live.worker import AnalyserSpec
+from fer.weights import DEFAULT_WEIGHTS
 
 
 def test_rtc_configuration_defaults_to_host_candidates_only():
@@ -45,25 +42,10 @@ def test_rtc_configuration_rejects_bad_json_clearly():
         rtc_configuration(None, {"FER_ICE_SERVERS": "[{not json"})
 
 
-def test_latest_slot_keeps_only_the_newest_value():
-    slot: LatestSlot[int] = LatestSlot()
-    for i in range(5):
-        slot.put(i)
-    assert slot.get() == 4 and slot.take() == 4
-    assert slot.take(timeout=0.01) is None
-
-
-def test_latest_slot_wakes_a_waiting_reader():
-    slot: LatestSlot[str] = LatestSlot()
-    threading.Timer(0.05, slot.put, args=("frame",)).start()
-    assert slot.take(timeout=5) == "frame"
-
-
-def test_frame_rate_meter():
-    meter = FrameRateMeter()
-    for i in range(50):
-        meter.tick(i / 12.5)
-    assert meter.fps == pytest.approx(12.5, rel=1e-6)
+def test_live_sessions_setting():
+    assert live_sessions({"live_sessions": 3}, {}) == 3
+    assert live_sessions(None, {"FER_LIVE_SESSIONS": "2"}) == 2
+    assert live_sessions(None, {}) >= 1
 
 
 def test_main_face_is_the_chosen_track_or_the_largest(recognizer, astronaut):
@@ -88,58 +70,92 @@ def frame(astronaut) -> np.ndarray:
     return canvas
 
 
+@pytest.fixture(scope="module")
+def pool():
+    p = WorkerPool(size=1)
+    yield p
+    p.close()
+
+
 def tag_pixel(box) -> tuple[int, int]:
     """(row, col) inside the label tag drawn just above the box's top-left corner."""
     return int(box[1]) - 3, int(box[0]) + 1
 
 
-def test_processor_analyses_draws_and_reports(recognizer, frame, tmp_path):
+def _wait_for_result(proc: EmotionVideoProcessor, frame: np.ndarray) -> np.ndarray:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        out = proc.analyse_frame(frame.copy(), time.monotonic())
+        if proc.holder.get() is not None and proc.holder.get().result is not None:
+            return out
+        time.sleep(0.03)
+    raise AssertionError("no analysis arrived")
+
+
+def test_processor_draws_the_workers_analysis_and_reports(pool, frame, tmp_path):
     counter = tmp_path / "frames.json"
     holder: LatestSlot = LatestSlot()
-    settings = AppSettings(show_landmarks=True)
-    proc = EmotionVideoProcessor(recognizer, settings, holder, counter)
-    snap = proc.analyse(frame.copy(), t=100.0)
-    assert len(snap.faces) == 1 and holder.get() is snap
-    face = snap.faces[0]
-    assert face.track_id == 1
-    report = json.loads(counter.read_text())
-    assert report["frames"] == 1 and report["faces"] == 1 and report["size"] == [640, 480]
-
-    drawn = proc.draw(frame.copy(), now=100.1)
-    r, c = tag_pixel(face.box)
-    np.testing.assert_array_equal(drawn[r, c], color_rgb(shown_label(face, settings.uncertain_below)))
-    assert not np.array_equal(frame[r, c], drawn[r, c])
-    assert drawn[5:15, 5:60].min() < 30  # the dark rate read-out in the corner
-
-    stale = proc.draw(frame.copy(), now=100.0 + STALE_AFTER_S + 0.1)
-    np.testing.assert_array_equal(stale[r, c], frame[r, c])  # old faces are not drawn
-
-
-def test_recv_returns_at_once_and_draws_the_worker_s_analysis(recognizer, frame):
-    proc = EmotionVideoProcessor(recognizer, AppSettings(), LatestSlot())
-    video = av.VideoFrame.from_ndarray(frame, format="rgb24")
+    view = ViewSettings(uncertain_below=0.4, show_landmarks=True)
+    proc = EmotionVideoProcessor(pool, AnalyserSpec(DEFAULT_WEIGHTS), view, holder, counter)
     try:
-        first = proc.recv(video).to_ndarray(format="rgb24")
-        assert first.shape == frame.shape
-        deadline = time.monotonic() + 120
-        while proc.analysed == 0 and time.monotonic() < deadline:
-            proc.recv(video)
-            time.sleep(0.05)
-        assert proc.analysed >= 1
-        assert proc.sent > proc.analysed  # frames went back while the model was busy
-        out = proc.recv(video).to_ndarray(format="rgb24")
-        r, c = tag_pixel(proc._latest.faces[0].box)
-        assert not np.array_equal(out[r, c], frame[r, c])
+        assert not proc.refused
+        drawn = _wait_for_result(proc, frame)
+        snap = holder.get()
+        (face,) = snap.result.faces
+        assert face.track_id == 1 and snap.opacity == 1.0
+        r, c = tag_pixel(face.box)
+        # the tag's colour is the shown label's: the panel (which reads `snap`) and the video agree
+        np.testing.assert_array_equal(drawn[r, c], color_rgb(face.shown_label(view.uncertain_below)))
+        assert not np.array_equal(frame[r, c], drawn[r, c])
+        assert drawn[5:15, 5:60].min() < 30  # the dark read-out in the corner
+        for _ in range(12):
+            proc.analyse_frame(frame.copy(), time.monotonic())
+        report = json.loads(counter.read_text())
+        assert report["sent"] >= 10 and report["boxed"] >= 1 and report["size"] == [640, 480]
+        assert report["drawn"][-1]["faces"][0]["id"] == 1
+
+        # an analysis older than the bound is no longer drawn: the frame goes back untouched
+        result = proc.lease.worker.latest
+        old = proc.analyse_frame(frame.copy(), result.t + MAX_AGE_S + 5)
+        assert holder.get().result is None
+        np.testing.assert_array_equal(old[r, c], frame[r, c])
     finally:
         proc.on_ended()
-    proc._worker.join(5)
-    assert not proc._worker.is_alive()
+    assert pool.in_use() == 0
 
 
-def test_configure_rebuilds_the_pipeline_only_when_needed(recognizer):
-    proc = EmotionVideoProcessor(recognizer, AppSettings(), LatestSlot())
-    pipeline = proc.pipeline
-    proc.configure(recognizer, AppSettings(show_landmarks=True, uncertain_below=0.2))
-    assert proc.pipeline is pipeline and proc.settings.uncertain_below == 0.2
-    proc.configure(recognizer, AppSettings(detect_every=1))
-    assert proc.pipeline is not pipeline and proc.pipeline.config.detect_every == 1
+def test_recv_returns_a_frame_at_once(pool, frame):
+    proc = EmotionVideoProcessor(pool, AnalyserSpec(DEFAULT_WEIGHTS), ViewSettings(), LatestSlot())
+    try:
+        out = proc.recv(av.VideoFrame.from_ndarray(frame, format="rgb24")).to_ndarray(format="rgb24")
+        assert out.shape == frame.shape
+        assert proc.sent == 1
+    finally:
+        proc.on_ended()
+
+
+def test_a_second_stream_beyond_the_bound_is_refused_clearly(pool, frame):
+    spec = AnalyserSpec(DEFAULT_WEIGHTS)
+    first = EmotionVideoProcessor(pool, spec, ViewSettings(), LatestSlot())
+    second = EmotionVideoProcessor(pool, spec, ViewSettings(), LatestSlot())
+    try:
+        assert not first.refused and second.refused
+        out = second.analyse_frame(frame.copy(), time.monotonic())
+        assert out[5:15, 5:60].min() < 30  # it says so on the video...
+        assert second.holder.get().result is None  # ...and analyses nothing
+    finally:
+        first.on_ended()
+        second.on_ended()
+    third = EmotionVideoProcessor(pool, spec, ViewSettings(), LatestSlot())
+    assert not third.refused  # STOP on the first freed its slot
+    third.on_ended()
+
+
+def test_configure_passes_new_settings_to_the_worker(pool):
+    proc = EmotionVideoProcessor(pool, AnalyserSpec(DEFAULT_WEIGHTS), ViewSettings(), LatestSlot())
+    try:
+        spec = AnalyserSpec(DEFAULT_WEIGHTS, min_score=0.95)
+        proc.configure(spec, ViewSettings(uncertain_below=0.2))
+        assert proc.lease.worker.spec == spec and proc.view.uncertain_below == 0.2
+    finally:
+        proc.on_ended()
