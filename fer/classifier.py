@@ -1,20 +1,25 @@
 """Emotion classifier: aligned 48x48 grey crops in, calibrated probabilities out.
 
-The network is rebuilt from the registry by the name in the model card, loaded from
-safetensors, and (by default) exported in memory to ONNX Runtime, which runs these small
-convnets 2-4x faster than eager PyTorch on a CPU. `backend="torch"` skips the export.
+The default backend runs the ONNX graph that `python -m fer publish` wrote beside the weights
+(ONNX Runtime runs these small convnets 2-4x faster than eager PyTorch on a CPU) and imports no
+torch. `backend="torch"` rebuilds the network from the registry by the card's architecture
+name; it serves training, parity tests and machines without the ONNX file.
 """
 
 from __future__ import annotations
 
-import io
-import os
+import logging
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from fer.tta import merge_views, tta_views
-from fer.weights import ModelCard, card_path, default_weights, weights_path
+from fer.weights import ModelCard, card_path, default_weights, onnx_path, weights_path
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "onnx", "torch")
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -24,32 +29,16 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
-_ONNX_CACHE: dict[tuple, bytes] = {}
-
-
-def _export_onnx(model, in_channels: int, size: int, key: tuple) -> bytes:
-    """ONNX bytes of `model`, exported once per weights file and process (export takes seconds)."""
-    if key not in _ONNX_CACHE:
-        import torch
-
-        buf = io.BytesIO()
-        dummy = torch.zeros(1, in_channels, size, size)
-        torch.onnx.export(model, (dummy,), buf, input_names=["x"], output_names=["logits"],
-                          dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=17, dynamo=False)
-        _ONNX_CACHE[key] = buf.getvalue()
-    return _ONNX_CACHE[key]
-
-
 class EmotionClassifier:
-    """Loads one weights file plus its card; `predict_proba(crops)` is the whole interface."""
+    """Loads one weights file plus its card; `predict_proba(crops)` is the whole interface.
+
+    Thread-safe: ONNX Runtime sessions accept concurrent `run` calls, and the torch model is
+    only ever called, never modified, once built."""
 
     def __init__(self, weights: str | Path | None = None, backend: str = "auto", device: str = "cpu",
                  threads: int | None = None, tta: str = "none"):
-        import torch
-
-        from fer.models import create_model
-        from fer.weights import load_state
-
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         path = weights_path(weights) if weights else default_weights()
         if not path.is_file():
             raise FileNotFoundError(f"weights not found: {path}")
@@ -62,41 +51,57 @@ class EmotionClassifier:
         self.input_size = self.card.input_size
         self.tta = tta  # a fer.tta policy: "none", "flip" or "flip_zoom"
         self.temperature = self.card.temperature
+        self.device = device
         self._mean = np.asarray(self.card.mean, np.float32).reshape(1, -1, 1, 1)
         self._std = np.asarray(self.card.std, np.float32).reshape(1, -1, 1, 1)
-
-        model = create_model(self.card.architecture, len(self.labels))
-        model.load_state_dict(load_state(path))
-        self.model = model.eval()
-        self.device = torch.device(device)
-        self.backend = backend
-        self._session = None
-        if backend in ("auto", "onnx") and self.device.type == "cpu":
-            try:
-                self._session = self._onnx_session(threads)
-                self.backend = "onnx"
-            except Exception:
-                if backend == "onnx":
-                    raise
-                self.backend = "torch"
-        else:
-            self.backend = "torch"
+        self._model = None
+        self._model_lock = threading.Lock()
+        self.session = None
+        if backend != "torch" and device == "cpu":
+            self.session = self._open_session(backend, threads)
+        elif backend == "onnx":
+            raise ValueError(f"the ONNX backend runs on the CPU only, not on {device!r}")
+        self.backend = "onnx" if self.session is not None else "torch"
         if self.backend == "torch":
-            self.model.to(self.device)
+            self._load_model()  # now: a missing torch should fail here, not on the first frame
 
-    def _onnx_session(self, threads: int | None):
-        import onnxruntime as ort
+    def _open_session(self, backend: str, threads: int | None):
+        """The ONNX Runtime session, or None (logged) where `auto` has to fall back to torch."""
+        path = onnx_path(self.weights_path, self.card)
+        try:
+            if not path.is_file():
+                raise FileNotFoundError(f"{path} not found: write it with `python -m fer publish "
+                                        f"{self.weights_path} --onnx-only`")
+            import onnxruntime as ort
 
-        st = self.weights_path.stat()
-        onnx_bytes = _export_onnx(self.model, self.card.in_channels, self.input_size,
-                                  (str(self.weights_path.resolve()), st.st_mtime_ns, st.st_size))
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
-        # Spinning threads wait for cores that a busy machine (WebRTC, Streamlit) never frees.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        return ort.InferenceSession(onnx_bytes, opts, providers=["CPUExecutionProvider"])
+            from fer.runtime import onnx_session_options
+
+            return ort.InferenceSession(str(path), onnx_session_options(threads),
+                                        providers=["CPUExecutionProvider"])
+        except Exception as e:
+            if backend == "onnx":
+                raise
+            log.warning("ONNX Runtime unavailable for %s (%s); falling back to PyTorch, which is slower",
+                        self.weights_path.name, e)
+            return None
+
+    @property
+    def model(self):
+        """The PyTorch network (built on first use; the ONNX backend never needs it)."""
+        return self._load_model()
+
+    def _load_model(self):
+        with self._model_lock:
+            if self._model is None:
+                from fer.models.state import load_model
+
+                self._model = load_model(self.card.architecture, len(self.labels), self.weights_path).to(self.device)
+            return self._model
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """Names of the ONNX graph's outputs ("logits", and "cam" where it has activation maps)."""
+        return tuple(o.name for o in self.session.get_outputs()) if self.session is not None else ()
 
     def preprocess(self, crops: np.ndarray) -> np.ndarray:
         """(N, S, S) uint8 grey -> (N, 1, S, S) float32, normalised as in training."""
@@ -108,18 +113,25 @@ class EmotionClassifier:
         x = crops.astype(np.float32)[:, None] / 255.0
         return np.ascontiguousarray((x - self._mean) / self._std)
 
+    def run(self, x: np.ndarray, outputs: tuple[str, ...] = ("logits",)) -> list[np.ndarray]:
+        """The ONNX graph's named outputs for a pre-processed batch (one view, no TTA)."""
+        if self.session is None:
+            raise RuntimeError("this classifier runs on PyTorch; it has no ONNX graph")
+        return self.session.run(list(outputs), {"x": np.ascontiguousarray(x, np.float32)})
+
     def forward(self, x: np.ndarray, tta: str | None = None) -> np.ndarray:
         if len(x) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
         n = len(x)
         x = tta_views(x, tta or self.tta)
-        if self._session is not None:
-            logits = self._session.run(None, {"x": np.ascontiguousarray(x)})[0]
+        if self.session is not None:
+            logits = self.run(x)[0]
         else:
             import torch
 
+            model = self.model
             with torch.inference_mode():
-                logits = self.model(torch.from_numpy(np.ascontiguousarray(x)).to(self.device)).float().cpu().numpy()
+                logits = model(torch.from_numpy(np.ascontiguousarray(x)).to(self.device)).float().cpu().numpy()
         return merge_views(logits, n)
 
     def postprocess(self, logits: np.ndarray) -> np.ndarray:

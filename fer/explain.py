@@ -1,20 +1,27 @@
 """Grad-CAM: which parts of the aligned face drove the score of one emotion.
 
-Computed on the PyTorch model (ONNX Runtime has no gradients), at the output of the last
-convolutional stage, upsampled to the crop. A map shows where the evidence was, not why the
-person feels anything; read it with the probabilities.
+For the shipped networks (global average pooling, then one linear layer) Grad-CAM's channel
+weights are the head's weights for the class, so the map is ReLU(sum_k w_ck A_k) over the last
+feature maps A: the ONNX graph returns those maps (`cam`, see `fer.models.export`) and no
+gradient, hook or torch is needed. Other networks fall back (logged) to gradients in PyTorch.
+Every call is a pure function of its inputs: nothing is attached to the shared model, so
+sessions and threads can explain at the same time.
+
+A map shows where the evidence was, not why the person feels anything; read it with the
+probabilities.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
-from torch import nn
 
-from fer.classifier import EmotionClassifier
+from fer.classifier import EmotionClassifier, softmax
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -22,48 +29,70 @@ class CamResult:
     heatmap: np.ndarray  # (S, S) float32 in [0, 1], same size as the crop
     target: str  # the emotion explained
     probs: dict[str, float]
+    method: str = "onnx"  # "onnx": activation maps from the graph; "torch": gradients
 
 
-def cam_layer(model: nn.Module) -> nn.Module:
-    """The last convolutional stage, whose spatial maps Grad-CAM weighs."""
-    if hasattr(model, "stages"):
-        return model.stages[-1]
-    if isinstance(getattr(model, "features", None), nn.Sequential):
-        return model.features[-1]
-    raise ValueError(f"Grad-CAM needs a convolutional model; {type(model).__name__} has no conv stage")
+def target_index(labels: tuple[str, ...], target: str | None, logits: np.ndarray) -> int:
+    """Index of `target`, or of the predicted emotion when None."""
+    if target is None:
+        return int(np.argmax(logits))
+    if target not in labels:
+        raise ValueError(f"unknown emotion {target!r}; this model knows {', '.join(labels)}")
+    return labels.index(target)
+
+
+def torch_grad_cam(model, x: np.ndarray, labels: tuple[str, ...], target: str | None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Grad-CAM by autograd on a model of the form head(features(x)): (logits (C,), map (h, w)
+    before upsampling, class index). Takes the gradient of the class logit with respect to the
+    feature maps only, so the model's parameters and their `.grad` are never touched."""
+    import torch
+
+    features = getattr(model, "features", None)
+    if not callable(features) or not hasattr(model, "head"):
+        raise ValueError(f"Grad-CAM needs a convolutional model; {type(model).__name__} has no feature maps")
+    param = next(model.parameters())
+    with torch.enable_grad():
+        a = features(torch.from_numpy(x).to(param.device, param.dtype))
+        if a.dim() != 4:
+            raise ValueError(f"Grad-CAM needs spatial feature maps; {type(model).__name__} gives shape {tuple(a.shape)}")
+        logits = model.head(a)
+        idx = target_index(labels, target, logits[0].detach().cpu().numpy())
+        (grad,) = torch.autograd.grad(logits[0, idx], a)
+    weights = grad[0].mean((1, 2), keepdim=True)
+    cam = torch.relu((weights * a[0].detach()).sum(0))
+    return logits[0].detach().float().cpu().numpy(), cam.float().cpu().numpy(), idx
+
+
+def upsample(cam: np.ndarray, size: int) -> np.ndarray:
+    """(h, w) activation map -> (size, size) in [0, 1] (divided by its maximum where positive)."""
+    cam = np.maximum(cam.astype(np.float32), 0)
+    cam = np.clip(cv2.resize(cam, (size, size), interpolation=cv2.INTER_CUBIC), 0, None)
+    return (cam / cam.max() if cam.max() > 0 else cam).astype(np.float32)
 
 
 def grad_cam(classifier: EmotionClassifier, crop: np.ndarray, target: str | None = None) -> CamResult:
     """Heat map for `target` (default: the predicted emotion) on one aligned grey crop."""
-    model = classifier.model.float().eval()
-    layer = cam_layer(model)
-    store: dict[str, torch.Tensor] = {}
-
-    def hook(_m, _inp, out):
-        out.retain_grad()
-        store["a"] = out
-
-    handle = layer.register_forward_hook(hook)
-    try:
-        x = torch.from_numpy(classifier.preprocess(crop[None] if crop.ndim == 2 else crop)).to(
-            next(model.parameters()).device)
-        with torch.enable_grad():
-            logits = model(x)
-            probs = torch.softmax(logits.detach() / classifier.temperature, 1)[0].cpu().numpy()
-            idx = int(probs.argmax()) if target is None else classifier.labels.index(target)
-            model.zero_grad(set_to_none=True)
-            logits[0, idx].backward()
-        a, g = store["a"].detach()[0], store["a"].grad[0]
-    finally:
-        handle.remove()
-    weights = g.mean((1, 2), keepdim=True)
-    cam = torch.relu((weights * a).sum(0)).cpu().numpy().astype(np.float32)
-    size = crop.shape[-1]
-    cam = cv2.resize(cam, (size, size), interpolation=cv2.INTER_CUBIC)
-    cam = np.clip(cam, 0, None)
-    cam = cam / cam.max() if cam.max() > 0 else cam
-    return CamResult(cam.astype(np.float32), classifier.labels[idx],
-                     {lab: float(p) for lab, p in zip(classifier.labels, probs)})
+    x = classifier.preprocess(crop[None] if crop.ndim == 2 else crop)[:1]
+    if "cam" in classifier.outputs:
+        logits, cams = classifier.run(x, ("logits", "cam"))
+        logits = logits[0]
+        idx = target_index(classifier.labels, target, logits)
+        cam, method = cams[0, idx], "onnx"
+    else:
+        if classifier.session is not None:  # an ONNX graph without maps: say so, it costs torch
+            log.warning("%s: the ONNX graph has no activation maps (the network does not end in global "
+                        "average pooling + linear, or was exported without them); using PyTorch gradients",
+                        classifier.weights_path.name)
+        try:
+            model = classifier.model
+        except ModuleNotFoundError as e:
+            raise RuntimeError(f"Grad-CAM for {classifier.weights_path.name} needs PyTorch: its ONNX graph "
+                               "has no activation maps") from e
+        logits, cam, idx = torch_grad_cam(model, x, classifier.labels, target)
+        method = "torch"
+    probs = softmax(logits[None], classifier.temperature)[0]
+    return CamResult(upsample(cam, crop.shape[-1]), classifier.labels[idx],
+                     {lab: float(p) for lab, p in zip(classifier.labels, probs)}, method)
 
 
 def overlay(crop: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45, size: int = 192) -> np.ndarray:

@@ -22,6 +22,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from fer.data.datasets import FaceArrays
 from fer.models import create_model, get_spec
+from fer.weights import ModelCard
 
 
 @dataclass
@@ -53,7 +54,8 @@ class TrainConfig:
 def init_from(model: nn.Module, weights: str | Path) -> list[str]:
     """Copy every tensor whose name and shape match; returns the names left as initialised
     (the classifier head when the label sets differ)."""
-    from fer.weights import load_state, weights_path
+    from fer.models.state import load_state
+    from fer.weights import weights_path
 
     own = model.state_dict()
     given = load_state(weights_path(weights))
@@ -168,7 +170,7 @@ def train(cfg: TrainConfig, train_set: FaceArrays, val_set: FaceArrays, out_dir:
     `cfg.epochs`), so a long run can be split across sessions with `resume=True`."""
     from tqdm import tqdm
 
-    from fer.weights import save_weights, write_card
+    from fer.models.state import save_weights
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -206,7 +208,7 @@ def train(cfg: TrainConfig, train_set: FaceArrays, val_set: FaceArrays, out_dir:
     start, best, history = 0, {"val_acc": -1.0}, []
     ckpt = out_dir / "last.pt"
     if resume and ckpt.exists():
-        state = torch.load(ckpt, map_location=device, weights_only=False)
+        state = load_checkpoint(ckpt, device)
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
@@ -249,7 +251,7 @@ def train(cfg: TrainConfig, train_set: FaceArrays, val_set: FaceArrays, out_dir:
         if val_acc > best["val_acc"]:
             best = dict(rec)
             save_weights(ema.module, out_dir / "best.safetensors")
-            write_card(out_dir / "best.json", training_card(cfg, spec, train_set.label_names, len(train_set), best, len(history)))
+            training_card(cfg, spec, train_set.label_names, len(train_set), best, len(history)).write(out_dir / "best.json")
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                     "sched": sched.state_dict(), "gen": gen.get_state(), "epoch": epoch, "best": best,
                     "history": history, "config": asdict(cfg)}, out_dir / "last.pt.tmp")
@@ -262,22 +264,29 @@ def train(cfg: TrainConfig, train_set: FaceArrays, val_set: FaceArrays, out_dir:
     return {"config": asdict(cfg), "best": best, "history": history}
 
 
-def training_card(cfg: TrainConfig, spec, labels: tuple[str, ...], n_train: int, best: dict, epochs_run: int) -> dict:
-    """The model card as training leaves it; evaluation and calibration add their sections."""
+def load_checkpoint(path: Path, device: torch.device) -> dict:
+    """A `last.pt` written by `train`: tensors and plain data only. Unpickling may not run code
+    (a crafted checkpoint could otherwise execute anything on `--resume`)."""
+    import pickle
+
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise ValueError(f"{path} is not a plain training checkpoint (it holds objects other than tensors "
+                         f"and plain data); refusing to load it: {str(e).splitlines()[0]}") from e
+
+
+def training_card(cfg: TrainConfig, spec, labels: tuple[str, ...], n_train: int, best: dict, epochs_run: int) -> ModelCard:
+    """The model card as training leaves it; calibration, publishing and evaluation add their sections."""
     task = "ferplus" if cfg.soft_targets else "fer2013"
-    return {
-        "name": f"{task}_{cfg.model}",
-        "architecture": cfg.model,
-        "description": spec.description,
-        "labels": list(labels),
-        "preprocessing": {"input_size": spec.input_size, "channels": spec.in_channels, "mean": list(spec.mean),
-                          "std": list(spec.std), "colour": "grey", "alignment": "fer.align (eyes level, FER-2013 geometry)"},
-        "calibration": {"temperature": 1.0},
-        "training": {"recipe": asdict(cfg), "epochs_run": epochs_run,
-                     "selected_on": "PublicTest accuracy of the EMA weights", "best_epoch": best},
-        "data": {"train": f"{task} Training split ({n_train} faces)", "validation": "PublicTest",
-                 "test": "PrivateTest (reported once)"},
-    }
+    return ModelCard(
+        name=f"{task}_{cfg.model}", architecture=cfg.model, description=spec.description, labels=tuple(labels),
+        input_size=spec.input_size, in_channels=spec.in_channels, mean=tuple(spec.mean), std=tuple(spec.std),
+        training={"recipe": asdict(cfg), "epochs_run": epochs_run,
+                  "selected_on": "PublicTest accuracy of the EMA weights", "best_epoch": best},
+        data={"train": f"{task} Training split ({n_train} faces)", "validation": "PublicTest",
+              "test": "PrivateTest (reported once)"},
+    )
 
 
 def measure_epoch_seconds(cfg: TrainConfig, train_set: FaceArrays, n_val: int, steps: int = 30) -> float:

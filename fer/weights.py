@@ -1,50 +1,202 @@
-"""Weights on disk: safetensors (fp16 to halve the repo size) plus a JSON model card beside them."""
+"""Weights on disk and the typed model card beside them.
+
+Each shipped model is three files: `<name>.safetensors` (fp16 state dict, for training and the
+torch backend), `<name>.onnx` (the runtime graph, written by `python -m fer publish`) and
+`<name>.json`, the model card. This module reads and writes cards without importing torch, so
+the ONNX runtime path stays light; torch state I/O lives in `fer.models.state`.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-
-import torch
-from safetensors.torch import load_file, save_file
-from torch import nn
+from typing import Any
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
-
-def save_weights(model: nn.Module, path: str | Path, half: bool = True) -> None:
-    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
-             for k, v in model.state_dict().items()}
-    save_file(state, str(path))
+# The weights `EmotionRecognizer()` loads when none are named.
+DEFAULT_WEIGHTS = "fer2013_resnet_m"
+DEFAULT_ALIGNMENT = "fer.align (eyes level, FER-2013 geometry)"
 
 
-def load_state(path: str | Path) -> dict[str, torch.Tensor]:
-    return {k: (v.float() if v.is_floating_point() else v) for k, v in load_file(str(path)).items()}
+def metric_key(split: str, tta: str = "none") -> str:
+    """The card's key for a split evaluated with a test-time augmentation policy."""
+    return split if tta == "none" else f"{split} + {tta} TTA"
+
+
+def _drop_none(d: dict) -> dict:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class SplitMetrics:
+    """Scores on one evaluation split, as `publish` measured them."""
+
+    n: int
+    accuracy: float
+    macro_f1: float
+    weighted_f1: float
+    per_class_recall: dict[str, float] = field(default_factory=dict)
+    per_class_f1: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SplitMetrics:
+        return cls(n=int(d["n"]), accuracy=float(d["accuracy"]), macro_f1=float(d["macro_f1"]),
+                   weighted_f1=float(d["weighted_f1"]), per_class_recall=dict(d.get("per_class_recall", {})),
+                   per_class_f1=dict(d.get("per_class_f1", {})))
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "accuracy": self.accuracy, "macro_f1": self.macro_f1, "weighted_f1": self.weighted_f1,
+                "per_class_recall": dict(self.per_class_recall), "per_class_f1": dict(self.per_class_f1)}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Softmax temperature and, once `calibrate` fitted it, what it did to the validation split."""
+
+    temperature: float = 1.0
+    fitted_on: str | None = None
+    ece_before: float | None = None
+    ece_after: float | None = None
+    nll_before: float | None = None
+    nll_after: float | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Calibration:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def to_dict(self) -> dict:
+        return _drop_none({f.name: getattr(self, f.name) for f in fields(self)})
+
+
+@dataclass(frozen=True)
+class OnnxInfo:
+    """The runtime graph beside the card. `outputs` holds "logits" and, for networks that end in
+    global average pooling and one linear layer, "cam": the class activation maps
+    sum_k w_ck A_k over the last feature maps A, from which Grad-CAM needs no gradients."""
+
+    file: str  # name of the .onnx file, in the card's folder
+    sha256: str
+    opset: int
+    outputs: tuple[str, ...]
+    weights: str | None = None  # file holding the graph's tensors (external data), None if inside
+    weights_sha256: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> OnnxInfo:
+        return cls(file=d["file"], sha256=d["sha256"], opset=int(d["opset"]), outputs=tuple(d["outputs"]),
+                   weights=d.get("weights"), weights_sha256=d.get("weights_sha256"))
+
+    def to_dict(self) -> dict:
+        return _drop_none({"file": self.file, "sha256": self.sha256, "opset": self.opset,
+                           "outputs": list(self.outputs), "weights": self.weights,
+                           "weights_sha256": self.weights_sha256})
+
+
+_CARD_KEYS = ("name", "architecture", "description", "labels", "preprocessing", "calibration", "training", "data",
+              "metrics", "onnx")
 
 
 @dataclass(frozen=True)
 class ModelCard:
-    """What the JSON card beside a weights file says; the classifier trusts it over defaults."""
+    """Everything the code needs to know about a weights file; the JSON beside it is its
+    serialisation (`read`/`to_dict`/`write`, keys unchanged from the earlier loose cards).
+    Cards are values: the `with_*` methods return an updated copy."""
 
     name: str
-    architecture: str
+    architecture: str  # a name in fer.models
     labels: tuple[str, ...]
     input_size: int
     in_channels: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
-    temperature: float
-    raw: dict
+    description: str = ""
+    colour: str = "grey"
+    alignment: str = DEFAULT_ALIGNMENT
+    calibration: Calibration = field(default_factory=Calibration)
+    training: dict[str, Any] = field(default_factory=dict)  # recipe (fer.train.TrainConfig), epochs, best epoch
+    data: dict[str, str] = field(default_factory=dict)  # which splits trained, selected and tested it
+    metrics_data: str | None = None  # what the metrics were measured on
+    metrics: dict[str, SplitMetrics] = field(default_factory=dict)  # by `metric_key(split, tta)`
+    onnx: OnnxInfo | None = None
+
+    @property
+    def temperature(self) -> float:
+        return self.calibration.temperature
+
+    def metric(self, split: str, tta: str = "none") -> SplitMetrics | None:
+        """Published scores on `split` ("PrivateTest", ...) with that TTA policy, if measured."""
+        return self.metrics.get(metric_key(split, tta))
+
+    @property
+    def raw(self) -> dict:
+        """The card as plain JSON data (kept for older callers; prefer the typed fields)."""
+        return self.to_dict()
 
     @classmethod
-    def read(cls, path: str | Path) -> "ModelCard":
-        d = json.loads(Path(path).read_text())
+    def from_dict(cls, d: dict) -> ModelCard:
+        unknown = set(d) - set(_CARD_KEYS)
+        if unknown:
+            raise ValueError(f"model card {d.get('name')!r} has unknown keys: {', '.join(sorted(unknown))}")
         pre = d["preprocessing"]
+        metrics = dict(d.get("metrics", {}))
+        metrics_data = metrics.pop("data", None)
         return cls(name=d["name"], architecture=d["architecture"], labels=tuple(d["labels"]),
                    input_size=int(pre["input_size"]), in_channels=int(pre["channels"]),
-                   mean=tuple(pre["mean"]), std=tuple(pre["std"]),
-                   temperature=float(d.get("calibration", {}).get("temperature", 1.0)), raw=d)
+                   mean=tuple(float(v) for v in pre["mean"]), std=tuple(float(v) for v in pre["std"]),
+                   description=d.get("description", ""), colour=pre.get("colour", "grey"),
+                   alignment=pre.get("alignment", DEFAULT_ALIGNMENT),
+                   calibration=Calibration.from_dict(d.get("calibration", {})),
+                   training=dict(d.get("training", {})), data=dict(d.get("data", {})), metrics_data=metrics_data,
+                   metrics={k: SplitMetrics.from_dict(v) for k, v in metrics.items()},
+                   onnx=OnnxInfo.from_dict(d["onnx"]) if d.get("onnx") else None)
+
+    @classmethod
+    def read(cls, path: str | Path) -> ModelCard:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {
+            "name": self.name, "architecture": self.architecture, "description": self.description,
+            "labels": list(self.labels),
+            "preprocessing": {"input_size": self.input_size, "channels": self.in_channels, "mean": list(self.mean),
+                              "std": list(self.std), "colour": self.colour, "alignment": self.alignment},
+            "calibration": self.calibration.to_dict(),
+            "training": self.training,
+            "data": self.data,
+        }
+        if self.metrics or self.metrics_data:
+            d["metrics"] = _drop_none({"data": self.metrics_data}) | {k: m.to_dict() for k, m in self.metrics.items()}
+        if self.onnx is not None:
+            d["onnx"] = self.onnx.to_dict()
+        return d
+
+    def write(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    def with_metrics(self, metrics: dict[str, SplitMetrics], data: str | None = None) -> ModelCard:
+        """A copy whose metrics are exactly `metrics` (keys from `metric_key`), measured on `data`."""
+        return replace(self, metrics=dict(metrics), metrics_data=data if data is not None else self.metrics_data)
+
+    def with_calibration(self, calibration: Calibration) -> ModelCard:
+        return replace(self, calibration=calibration)
+
+    def with_onnx(self, onnx: OnnxInfo | None) -> ModelCard:
+        return replace(self, onnx=onnx)
+
+    def renamed(self, name: str) -> ModelCard:
+        return replace(self, name=name)
+
+
+def sha256_of(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def card_path(weights_path: str | Path) -> Path:
@@ -52,8 +204,12 @@ def card_path(weights_path: str | Path) -> Path:
     return p.with_name(p.name.removesuffix(".safetensors") + ".json")
 
 
-# The weights `EmotionRecognizer()` loads when none are named.
-DEFAULT_WEIGHTS = "fer2013_resnet_m"
+def onnx_path(weights_path: str | Path, card: ModelCard | None = None) -> Path:
+    """The runtime graph beside a weights file: the card's `onnx.file`, else `<name>.onnx`."""
+    p = Path(weights_path)
+    if card is not None and card.onnx is not None:
+        return p.with_name(card.onnx.file)
+    return p.with_name(p.name.removesuffix(".safetensors") + ".onnx")
 
 
 def weights_path(name_or_path: str | Path) -> Path:
@@ -71,7 +227,3 @@ def default_weights() -> Path:
 def list_weights(folder: str | Path = WEIGHTS_DIR) -> list[str]:
     """Names of the weights files that have a model card beside them."""
     return sorted(p.stem for p in Path(folder).glob("*.safetensors") if card_path(p).is_file())
-
-
-def write_card(path: str | Path, card: dict) -> None:
-    Path(path).write_text(json.dumps(card, indent=2) + "\n")

@@ -9,6 +9,7 @@ import torch
 from fer.data import FaceArrays
 from fer.labels import FER2013_LABELS
 from fer.train import TrainConfig, augment, class_weights, init_from, loss_fn, train
+from fer.weights import ModelCard
 
 
 def _toy(n=192, seed=0):
@@ -30,6 +31,8 @@ def test_train_checkpoint_and_resume(tmp_path):
     assert (tmp_path / "last.pt").is_file() and (tmp_path / "best.safetensors").is_file()
     card = json.loads((tmp_path / "best.json").read_text())
     assert card["architecture"] == "cnn_small" and card["labels"] == list(FER2013_LABELS)
+    typed = ModelCard.read(tmp_path / "best.json")
+    assert typed.training["recipe"]["epochs"] == 3 and typed.temperature == 1.0 and typed.onnx is None
     assert len(first["history"]) == 2
     resumed = train(cfg, data, data, tmp_path, resume=True, progress=False)
     assert [h["epoch"] for h in resumed["history"]] == [1, 2, 3]
@@ -62,7 +65,8 @@ def test_losses_finite_with_soft_and_hard_targets(imbalance):
 
 def test_init_from_shipped_weights_keeps_all_but_a_new_head():
     from fer.models import create_model
-    from fer.weights import load_state, weights_path
+    from fer.models.state import load_state
+    from fer.weights import weights_path
 
     model = create_model("resnet_m", 8)  # FER+ has one class more than the FER-2013 weights
     fresh = init_from(model, "fer2013_resnet_m")
@@ -72,3 +76,25 @@ def test_init_from_shipped_weights_keeps_all_but_a_new_head():
     assert torch.equal(model.state_dict()[first], shipped[first])
     with pytest.raises(ValueError, match="no tensor"):
         init_from(create_model("cnn_small", 8), "fer2013_resnet_m")
+
+
+class _RunsCode:
+    """Unpickling this creates `marker`: what a crafted checkpoint could do with any code."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_resume_refuses_a_checkpoint_that_would_run_code(tmp_path):
+    ckpt, marker = tmp_path / "last.pt", tmp_path / "pwned"
+    torch.save({"model": {}, "epoch": 0, "payload": _RunsCode(marker)}, ckpt)
+    cfg = TrainConfig(model="cnn_small", epochs=1, batch_size=32, device="cpu")
+    data = _toy(64)
+    with pytest.raises(ValueError, match="refusing"):
+        train(cfg, data, data, tmp_path, resume=True, progress=False)
+    assert not marker.exists()
+    torch.load(ckpt, weights_only=False)  # the file is truly malicious: a full unpickle runs it
+    assert marker.exists()

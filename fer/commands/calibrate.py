@@ -26,9 +26,13 @@ def run(args) -> int:
     from fer.classifier import EmotionClassifier, softmax
     from fer.evaluate import load_eval_data
     from fer.labels import dataset_of
-    from fer.metrics import (expected_calibration_error, fit_temperature, negative_log_likelihood,
-                             save_reliability_png)
-    from fer.weights import card_path
+    from fer.metrics import (
+        expected_calibration_error,
+        fit_temperature,
+        negative_log_likelihood,
+        save_reliability_png,
+    )
+    from fer.weights import Calibration, card_path
 
     clf = EmotionClassifier(args.weights)
     data = args.data or str(DEFAULT_DATA / dataset_of(clf.labels))
@@ -37,19 +41,17 @@ def run(args) -> int:
     y = faces.labels
     t = fit_temperature(logits, y)
     before, after = softmax(logits), softmax(logits, t)
-    summary = {"temperature": round(t, 4), "fitted_on": f"{Path(data).name} {args.split} (n={len(y)})",
-               "ece_before": round(expected_calibration_error(before, y), 4),
-               "ece_after": round(expected_calibration_error(after, y), 4),
-               "nll_before": round(negative_log_likelihood(before, y), 4),
-               "nll_after": round(negative_log_likelihood(after, y), 4)}
-    print(json.dumps(summary, indent=1))
+    summary = Calibration(temperature=round(t, 4), fitted_on=f"{Path(data).name} {args.split} (n={len(y)})",
+                          ece_before=round(expected_calibration_error(before, y), 4),
+                          ece_after=round(expected_calibration_error(after, y), 4),
+                          nll_before=round(negative_log_likelihood(before, y), 4),
+                          nll_after=round(negative_log_likelihood(after, y), 4))
+    print(json.dumps(summary.to_dict(), indent=1))
     if args.png:
         save_reliability_png(before, after, y, args.png)
         print(f"wrote {args.png}")
     if not args.dry_run:
         cpath = card_path(clf.weights_path)
-        card = json.loads(cpath.read_text())
-        card["calibration"] = summary
-        cpath.write_text(json.dumps(card, indent=2) + "\n")
+        clf.card.with_calibration(summary).write(cpath)
         print(f"updated {cpath}")
     return 0

@@ -25,7 +25,7 @@ def run(args) -> int:
     from fer.labels import display_name
     from fer.recognizer import EmotionRecognizer
 
-    rec = EmotionRecognizer(args.weights, backend="torch")
+    rec = EmotionRecognizer(args.weights)
     if args.target and args.target not in rec.labels:
         raise ValueError(f"unknown emotion {args.target!r}; this model knows {', '.join(rec.labels)}")
     rgb = load_image(args.image)

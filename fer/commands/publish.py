@@ -1,63 +1,96 @@
-"""Ship a trained run: copy its best weights into weights/, write the model card, and add the
-test-split metrics (reported once, after model selection on the validation split)."""
+"""Ship a trained run: copy its best weights into weights/, export the ONNX graph the runtime
+loads, write the model card, and add the test-split metrics (reported once, after model
+selection on the validation split).
+
+`--onnx-only NAME` re-exports the graph of weights already in weights/ (metrics unchanged):
+the classifier never exports at start-up, so a weights file without its graph runs on torch.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 from pathlib import Path
 
 from fer.commands import DEFAULT_DATA
 
-HELP = "copy a run's best weights into weights/ with a model card holding its test metrics"
+HELP = "ship a run's best weights (or re-export shipped ones) as safetensors + ONNX + model card"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", help="a training output folder (best.safetensors, history.json)")
-    p.add_argument("--name", help="name in weights/ (default: <task>_<model>)")
+    p.add_argument("run", nargs="+", help="a training output folder (best.safetensors, best.json); with "
+                   "--onnx-only, names in weights/ or .safetensors paths")
+    p.add_argument("--name", help="name in weights/ (default: the name in the run's card)")
     p.add_argument("--data", help="evaluation data (default: ../shared/data/fer2013 or ferplus)")
     p.add_argument("--dest", default=str(Path(__file__).resolve().parents[2] / "weights"))
+    p.add_argument("--onnx-only", action="store_true",
+                   help="only (re)write the ONNX graph and the card's onnx section of shipped weights")
 
 
-def card_from_run(run: Path) -> dict:
-    """The model card that training wrote beside its best weights."""
-    card = run / "best.json"
-    if not card.is_file():
-        raise FileNotFoundError(f"{card} not found: publish a folder written by `python -m fer train`")
-    return json.loads(card.read_text())
+def write_onnx(weights: Path):
+    """Export the graph beside `weights` and record it in the card there; returns the new card."""
+    from fer.models.export import export_onnx
+    from fer.models.state import load_model
+    from fer.weights import ModelCard, card_path, onnx_path
+
+    card = ModelCard.read(card_path(weights))
+    model = load_model(card.architecture, len(card.labels), weights)
+    card = card.with_onnx(export_onnx(model, card, weights, onnx_path(weights)))
+    card.write(card_path(weights))
+    print(f"wrote {onnx_path(weights)} ({', '.join(card.onnx.outputs)}; sha256 {card.onnx.sha256[:12]})")
+    return card
 
 
-def run(args) -> int:
+def evaluate_card(weights: Path, data: str | None):
+    """The card beside `weights` with PublicTest and PrivateTest metrics for every TTA policy."""
     from fer.classifier import EmotionClassifier
     from fer.evaluate import evaluate, load_eval_data
-    from fer.labels import dataset_of
+    from fer.labels import DATASET_NAMES, dataset_of
     from fer.tta import TTA_POLICIES
+    from fer.weights import SplitMetrics, metric_key
 
-    src = Path(args.run)
-    card = card_from_run(src)
-    name = args.name or card["name"]
-    card["name"] = name
-    dest = Path(args.dest)
-    shutil.copyfile(src / "best.safetensors", dest / f"{name}.safetensors")
-    (dest / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
-    clf = EmotionClassifier(dest / f"{name}.safetensors")
+    clf = EmotionClassifier(weights)
     task = dataset_of(clf.labels)
-    data = args.data or str(DEFAULT_DATA / task)
+    data = data or str(DEFAULT_DATA / task)
     metrics = {}
     for split in ("PublicTest", "PrivateTest"):
         faces, _ = load_eval_data(data, split, clf.labels)
         for tta in TTA_POLICIES:
-            clf.tta = tta
+            clf.tta = tta  # this classifier is publish's own
             report, _ = evaluate(clf, faces)
-            key = split + ("" if tta == "none" else f" + {tta} TTA")
-            metrics[key] = {"n": report.n, "accuracy": round(report.accuracy, 4),
-                            "macro_f1": round(report.macro_f1, 4), "weighted_f1": round(report.weighted_f1, 4),
-                            "per_class_recall": {k: round(v.recall, 4) for k, v in report.per_class.items()},
-                            "per_class_f1": {k: round(v.f1, 4) for k, v in report.per_class.items()}}
+            key = metric_key(split, tta)
+            metrics[key] = SplitMetrics(
+                n=report.n, accuracy=round(report.accuracy, 4), macro_f1=round(report.macro_f1, 4),
+                weighted_f1=round(report.weighted_f1, 4),
+                per_class_recall={k: round(v.recall, 4) for k, v in report.per_class.items()},
+                per_class_f1={k: round(v.f1, 4) for k, v in report.per_class.items()})
             print(f"{key}: accuracy {report.accuracy:.4f}, macro-F1 {report.macro_f1:.4f}", flush=True)
-    card["metrics"] = {"data": f"{task} ({'FER+ majority vote, unknown/not-a-face removed' if task == 'ferplus' else 'FER-2013'})",
-                       **metrics}
-    (dest / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
-    print(f"wrote {dest / name}.safetensors and .json")
+    detail = "FER+ majority vote, unknown/not-a-face removed" if task == "ferplus" else DATASET_NAMES[task]
+    return clf.card.with_metrics(metrics, data=f"{task} ({detail})")
+
+
+def run(args) -> int:
+    import shutil
+
+    from fer.weights import ModelCard, card_path, weights_path
+
+    if args.onnx_only:
+        for name in args.run:
+            path = weights_path(name)
+            if not path.is_file():
+                raise FileNotFoundError(f"weights not found: {path}")
+            write_onnx(path)
+        return 0
+    if len(args.run) != 1:
+        raise ValueError("publish takes one run folder at a time (several names only with --onnx-only)")
+    src = Path(args.run[0])
+    if not (src / "best.json").is_file():
+        raise FileNotFoundError(f"{src / 'best.json'} not found: publish a folder written by `python -m fer train`")
+    card = ModelCard.read(src / "best.json")
+    card = card.renamed(args.name or card.name)
+    dest = Path(args.dest) / f"{card.name}.safetensors"
+    shutil.copyfile(src / "best.safetensors", dest)
+    card.write(card_path(dest))
+    write_onnx(dest)
+    evaluate_card(dest, args.data).write(card_path(dest))
+    print(f"wrote {dest} and its .onnx and .json")
     return 0

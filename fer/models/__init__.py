@@ -14,5 +14,13 @@ register(ModelSpec("resnet_l", FaceResNet, defaults={"width": 64},
                    description="ResNet-18 layout, width 64, 48x48 grey"))
 register(ModelSpec("vit_tiny", TinyViT, description="ViT, 6x6 patches, dim 128, depth 6, 48x48 grey"))
 
-__all__ = ["ModelSpec", "create_model", "get_spec", "list_models", "register",
-           "SmallCNN", "FaceResNet", "TinyViT"]
+__all__ = [
+                   "FaceResNet",
+                   "ModelSpec",
+                   "SmallCNN",
+                   "TinyViT",
+                   "create_model",
+                   "get_spec",
+                   "list_models",
+                   "register",
+]

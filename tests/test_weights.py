@@ -1,0 +1,113 @@
+"""Model cards and the shipped ONNX graphs: one typed card that round-trips the JSON files,
+graphs that are what `publish` makes from the shipped weights, and no torch on the way."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fer.weights import (
+    Calibration,
+    ModelCard,
+    SplitMetrics,
+    card_path,
+    list_weights,
+    metric_key,
+    onnx_path,
+    sha256_of,
+    weights_path,
+)
+
+SHIPPED = ["fer2013_resnet_m", "ferplus_resnet_m", "fer2013_cnn_small"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_card_round_trips_the_json_unchanged(name, tmp_path):
+    path = card_path(weights_path(name))
+    card = ModelCard.read(path)
+    assert card.to_dict() == json.loads(path.read_text())
+    card.write(tmp_path / "card.json")
+    assert (tmp_path / "card.json").read_text() == path.read_text()
+    assert ModelCard.read(tmp_path / "card.json") == card
+
+
+def test_typed_fields_and_metric_accessor():
+    card = ModelCard.read(card_path(weights_path("fer2013_resnet_m")))
+    raw = json.loads(card_path(weights_path("fer2013_resnet_m")).read_text())
+    assert card.architecture == "resnet_m" and card.input_size == 48 and card.mean == (0.5,)
+    assert card.temperature == raw["calibration"]["temperature"] != 1.0
+    assert card.metric("PrivateTest").accuracy == raw["metrics"]["PrivateTest"]["accuracy"]
+    assert card.metric("PrivateTest", "flip_zoom").n == raw["metrics"]["PrivateTest + flip_zoom TTA"]["n"]
+    assert card.metric("Training") is None
+    assert card.training["recipe"]["model"] == "resnet_m"
+
+
+def test_with_methods_return_new_cards():
+    card = ModelCard.read(card_path(weights_path("fer2013_cnn_small")))
+    m = SplitMetrics(n=10, accuracy=0.5, macro_f1=0.4, weighted_f1=0.45)
+    new = card.with_metrics({metric_key("PrivateTest", "flip"): m}, data="toy").with_calibration(Calibration(0.9))
+    assert new.metric("PrivateTest", "flip") == m and new.metric("PrivateTest") is None
+    assert new.to_dict()["metrics"]["data"] == "toy" and new.temperature == 0.9
+    assert card.metric("PrivateTest").accuracy == 0.6225 and card.temperature == 1.0  # unchanged
+    assert "fitted_on" not in new.to_dict()["calibration"]  # unset fields are left out
+
+
+def test_unknown_card_keys_are_refused():
+    d = ModelCard.read(card_path(weights_path("fer2013_cnn_small"))).to_dict()
+    with pytest.raises(ValueError, match="unknown keys: colour_space"):
+        ModelCard.from_dict({**d, "colour_space": "rgb"})
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_card_records_the_shipped_graph(name):
+    w = weights_path(name)
+    card = ModelCard.read(card_path(w))
+    assert card.onnx is not None and card.onnx.opset == 17
+    assert card.onnx.outputs == ("logits", "cam")
+    assert sha256_of(onnx_path(w, card)) == card.onnx.sha256
+    assert card.onnx.weights == w.name and sha256_of(w) == card.onnx.weights_sha256
+    assert onnx_path(w, card).stat().st_size < 100_000  # the tensors stay in the safetensors file
+
+
+def test_weights_module_imports_no_torch():
+    code = ("import sys, fer.weights as w; [w.ModelCard.read(w.card_path(w.weights_path(n))) "
+            "for n in w.list_weights()]; assert 'torch' not in sys.modules")
+    r = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert set(SHIPPED) <= set(list_weights())
+
+
+def test_publish_onnx_only_reproduces_the_shipped_graph(tmp_path):
+    from fer.cli import main
+
+    src = weights_path("fer2013_cnn_small")
+    for p in (src, card_path(src)):
+        shutil.copy(p, tmp_path / p.name)
+    card = ModelCard.read(card_path(src))
+    card.with_onnx(None).write(tmp_path / card_path(src).name)
+    assert main(["publish", "--onnx-only", str(tmp_path / src.name)]) == 0
+    assert ModelCard.read(tmp_path / card_path(src).name) == card  # same graph, same card
+    assert sha256_of(tmp_path / src.name) == sha256_of(src)  # the weights it points into are untouched
+
+
+def test_self_contained_export_runs_anywhere(tmp_path):
+    import onnxruntime as ort
+    import torch
+
+    from fer.models.export import export_onnx
+    from fer.models.state import load_model
+
+    w = weights_path("fer2013_cnn_small")
+    card = ModelCard.read(card_path(w))
+    model = load_model(card.architecture, len(card.labels), w)
+    info = export_onnx(model, card, w, tmp_path / "g.onnx", cam=False, external=False)
+    assert info.weights is None and info.outputs == ("logits",)
+    with pytest.raises(ValueError, match="same folder"):
+        export_onnx(model, card, w, tmp_path / "h.onnx")
+    x = np.random.default_rng(0).normal(size=(3, 1, 48, 48)).astype(np.float32)
+    (got,) = ort.InferenceSession(str(tmp_path / "g.onnx"), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    with torch.no_grad():
+        assert np.abs(got - model(torch.from_numpy(x)).numpy()).max() <= 1e-4
