@@ -126,3 +126,34 @@ def test_data_locations_are_one_place():
     assert DATA_ROOT.name == "data" and DATA_ROOT.parent.name == "shared"
     with pytest.raises(ValueError, match="unknown data set"):
         dataset_dir("imagenet")
+
+
+def test_pack_round_trip_with_ferplus_votes_and_chosen_splits(tmp_path):
+    """The portable pack keeps the JPEG bytes, labels and splits, finds each FER+ face's votes
+    by its pixels, and can leave splits out (the GPU training pack needs no PrivateTest)."""
+    from fer.data.pack import build_pack, load_pack
+
+    faces = {f"train/happy/Training_{i}.jpg": _face(i) for i in range(3)}
+    faces["test/sad/PublicTest_9.jpg"] = _face(9)
+    faces["test/sad/PrivateTest_8.jpg"] = _face(8)
+    for name, arr in faces.items():
+        _write(tmp_path / "fer" / name, arr)
+    rows = []  # FER+ names faces by CSV row: the pack must match them by pixels
+    for k, i in enumerate((2, 0, 1)):
+        _write(tmp_path / "plus/FER2013Train" / f"fer{k:07d}.png", _face(i))
+        votes = [0, 9, 1, 0, 0, 0, 0, 0, 0, 0] if i != 1 else [0, 0, 0, 0, 0, 0, 0, 0, 2, 8]  # face 1: NF
+        rows.append(f"fer{k:07d}.png,\"(0, 0, 48, 48)\"," + ",".join(map(str, votes)))
+    (tmp_path / "plus/FER2013Train/label.csv").write_text("\n".join(rows) + "\n")
+    _write(tmp_path / "plus/FER2013Valid/fer0000000.png", _face(9))
+    (tmp_path / "plus/FER2013Valid/label.csv").write_text('fer0000000.png,"(0, 0, 48, 48)",0,0,0,10,0,0,0,0,0,0\n')
+    out = tmp_path / "pack.npz"
+    report = build_pack(tmp_path / "fer", tmp_path / "plus", out, ("Training", "PublicTest"))
+    assert report["n"] == 4 and report["Training"]["matched"] == 3 and "PrivateTest" not in report
+    train = load_pack(out, "Training")
+    assert len(train) == 3 and set(FER2013_LABELS[i] for i in train.labels) == {"happy"}
+    assert np.abs(train.images.astype(int) - np.stack([_face(i) for i in range(3)])).mean() < 20  # JPEG
+    plus = load_pack(out, "Training", "ferplus")
+    assert len(plus) == 2 and plus.soft[:, FERPLUS_LABELS.index("happy")] == pytest.approx([1.0, 1.0])
+    assert [FERPLUS_LABELS[i] for i in load_pack(out, "PublicTest", "ferplus").labels] == ["sad"]
+    with pytest.raises(ValueError, match="no PrivateTest"):
+        load_pack(out, "PrivateTest")

@@ -3,6 +3,11 @@
 The Kaggle JPEG bytes are stored as they are (56 MB for all 35,887 faces) and FER+ votes are
 attached to them by matching pixels, since FER+ names images by CSV row while the Kaggle copy
 uses other numbers. The pack is a plain .npz (no pickles).
+
+    python -m fer.data.pack --out .gpu/fer_pack.npz --splits Training PublicTest
+
+builds one from the shared data (what `scripts/gpu_train.sh` trains on); training needs only
+Training and PublicTest, which keeps the pack small enough to travel with the working tree.
 """
 
 from __future__ import annotations
@@ -36,7 +41,9 @@ def _nearest(query: np.ndarray, base: np.ndarray, chunk: int = 2048) -> tuple[np
     return np.concatenate(idx), np.concatenate(dist)
 
 
-def build_pack(fer2013_root: str | Path, ferplus_root: str | Path | None, out: str | Path) -> dict:
+def build_pack(fer2013_root: str | Path, ferplus_root: str | Path | None, out: str | Path,
+               keep_splits: tuple[str, ...] = SPLITS) -> dict:
+    """Write the pack for `keep_splits` (all three by default) and return what was matched."""
     fer2013_root = Path(fer2013_root)
     blobs, labels, splits, images = [], [], [], []
     for sub in ("train", "test"):
@@ -44,7 +51,7 @@ def build_pack(fer2013_root: str | Path, ferplus_root: str | Path | None, out: s
             label = canonical_label(class_dir.name)
             for f in sorted(class_dir.iterdir()):
                 split = _split_of(f.name)
-                if split is None or label not in FER2013_LABELS:
+                if split not in keep_splits or label not in FER2013_LABELS:
                     continue
                 data = f.read_bytes()
                 blobs.append(data)
@@ -57,6 +64,8 @@ def build_pack(fer2013_root: str | Path, ferplus_root: str | Path | None, out: s
     report = {"n": len(blobs)}
     if ferplus_root is not None:
         for si, split in enumerate(SPLITS):
+            if split not in keep_splits:
+                continue
             folder = Path(ferplus_root) / FERPLUS_SPLIT_FOLDERS[split]
             names, v = read_ferplus_votes(folder / "label.csv")
             plus = np.stack([_read_grey(folder / n) for n in names])
@@ -76,6 +85,8 @@ def load_pack(path: str | Path, split: str, task: str = "fer2013") -> FaceArrays
     """Decode one split of a pack, for 'fer2013' (hard labels) or 'ferplus' (vote targets)."""
     z = np.load(path)
     sel = np.flatnonzero(z["split"] == SPLITS.index(split))
+    if len(sel) == 0:
+        raise ValueError(f"{path} holds no {split} faces (built without that split)")
     jpeg, off = z["jpeg"], z["offsets"]
 
     def decode(i: int) -> np.ndarray:
@@ -91,3 +102,27 @@ def load_pack(path: str | Path, split: str, task: str = "fer2013") -> FaceArrays
     sel, soft = sel[keep], soft[keep]
     return FaceArrays(np.stack([decode(i) for i in sel]), soft.argmax(1).astype(np.int64), FERPLUS_LABELS,
                       soft=soft)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import json
+
+    from fer.data.locations import dataset_dir
+
+    ap = argparse.ArgumentParser(prog="python -m fer.data.pack", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--fer2013", default=str(dataset_dir("fer2013")))
+    ap.add_argument("--ferplus", default=str(dataset_dir("ferplus")), help="'' for no FER+ votes")
+    ap.add_argument("--splits", nargs="+", default=list(SPLITS), choices=SPLITS)
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args(argv)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    report = build_pack(args.fer2013, args.ferplus or None, args.out, tuple(args.splits))
+    report["bytes"] = Path(args.out).stat().st_size
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
