@@ -98,3 +98,28 @@ def test_resume_refuses_a_checkpoint_that_would_run_code(tmp_path):
     assert not marker.exists()
     torch.load(ckpt, weights_only=False)  # the file is truly malicious: a full unpickle runs it
     assert marker.exists()
+
+
+def test_publish_ships_a_run_as_weights_graph_and_card(tmp_path):
+    """train -> publish: the weights, their ONNX graph and a card with every test metric."""
+    from fer.classifier import EmotionClassifier
+    from fer.cli import main
+
+    cfg = TrainConfig(model="cnn_small", epochs=1, batch_size=32, device="cpu", erase_p=0.0)
+    data = _toy(64)
+    train(cfg, data, data, tmp_path / "run", progress=False)
+    test = _toy(24, seed=1)
+    rows = [f"{y},{' '.join(map(str, img.ravel()))},{split}" for split in ("PublicTest", "PrivateTest")
+            for img, y in zip(test.images, test.labels)]
+    (tmp_path / "fer2013.csv").write_text("emotion,pixels,Usage\n" + "\n".join(rows) + "\n")
+    (tmp_path / "weights").mkdir()
+    assert main(["publish", str(tmp_path / "run"), "--name", "toy", "--data", str(tmp_path / "fer2013.csv"),
+                 "--dest", str(tmp_path / "weights")]) == 0
+    card = ModelCard.read(tmp_path / "weights" / "toy.json")
+    assert card.name == "toy" and card.onnx.file == "toy.onnx" and card.onnx.outputs == ("logits", "cam")
+    assert set(card.metrics) == {f"{s}{t}" for s in ("PublicTest", "PrivateTest")
+                                 for t in ("", " + flip TTA", " + flip_zoom TTA")}
+    clf = EmotionClassifier(tmp_path / "weights" / "toy.safetensors")
+    assert clf.backend == "onnx"
+    acc = float((clf.predict_proba(test.images).argmax(1) == test.labels).mean())
+    assert card.metric("PrivateTest").accuracy == pytest.approx(acc, abs=1e-4) and card.metric("PrivateTest").n == 24
