@@ -57,7 +57,7 @@ class FaceDetector:
         self.backend = backend
         self.mtcnn = mtcnn if mtcnn is not None else load_mtcnn(backend, device)
 
-    def with_config(self, config: DetectorConfig) -> "FaceDetector":
+    def with_config(self, config: DetectorConfig) -> FaceDetector:
         """A detector with other thresholds / sizes sharing these loaded networks (costs nothing)."""
         return FaceDetector(config, backend=self.backend, mtcnn=self.mtcnn)
 

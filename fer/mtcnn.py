@@ -19,14 +19,11 @@ thread-safe; the detector keeps no per-call state.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 FACTOR = 0.709  # pyramid scale step (facenet-pytorch's default)
 THRESHOLDS = (0.6, 0.7, 0.7)  # P-Net, R-Net, O-Net face probability needed to pass each stage
@@ -42,7 +39,7 @@ class Detections:
     landmarks: np.ndarray  # (N, 5, 2) float32 (x, y): eyes, nose, mouth corners
 
     @classmethod
-    def empty(cls) -> "Detections":
+    def empty(cls) -> Detections:
         return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32))
 
     def __len__(self) -> int:

@@ -68,9 +68,12 @@ def parity(reference, ours, images: dict[str, np.ndarray]) -> dict:
     """Faces of both detectors over `images`, the matched share both ways and the worst pair."""
     n_ref = n_ours = n_matched = 0
     worst_iou, worst_landmark, worst_score = 1.0, 0.0, 0.0
+    unmatched = []  # images where some face of either detector found no partner
     for name, image in images.items():
         ref, got = reference_detect(reference, image), ours.detect(image)
         pairs = match(ref, got)
+        if len(pairs) < max(len(ref), len(got)):
+            unmatched.append(name)
         n_ref, n_ours, n_matched = n_ref + len(ref), n_ours + len(got), n_matched + len(pairs)
         for i, j, v in pairs:
             worst_iou = min(worst_iou, v)
@@ -78,7 +81,8 @@ def parity(reference, ours, images: dict[str, np.ndarray]) -> dict:
             worst_score = max(worst_score, abs(float(ref.scores[i]) - float(got.scores[j])))
     return {"faces_reference": n_ref, "faces_onnx": n_ours, "matched": n_matched,
             "matched_of_reference": n_matched / max(1, n_ref), "matched_of_onnx": n_matched / max(1, n_ours),
-            "worst_iou": worst_iou, "worst_landmark_px": worst_landmark, "worst_score_diff": worst_score}
+            "worst_iou": worst_iou, "worst_landmark_px": worst_landmark, "worst_score_diff": worst_score,
+            "images_with_unmatched_faces": unmatched}
 
 
 def assert_parity(report: dict) -> None:
