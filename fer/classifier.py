@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from fer.tta import merge_views, tta_views
-from fer.weights import ModelCard, card_path, default_weights, onnx_path, weights_path
+from fer.weights import ModelCard, card_path, default_weights, onnx_path, sha256_of, weights_path
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class EmotionClassifier:
         self.input_size = self.card.input_size
         self.tta = tta  # a fer.tta policy: "none", "flip" or "flip_zoom"
         self.temperature = self.card.temperature
-        self.device = device
+        self.device = device = str(device)  # "cpu", "cuda", "cuda:1" (a torch.device works too)
         self._mean = np.asarray(self.card.mean, np.float32).reshape(1, -1, 1, 1)
         self._std = np.asarray(self.card.std, np.float32).reshape(1, -1, 1, 1)
         self._model = None
@@ -72,6 +72,7 @@ class EmotionClassifier:
             if not path.is_file():
                 raise FileNotFoundError(f"{path} not found: write it with `python -m fer publish "
                                         f"{self.weights_path} --onnx-only`")
+            self._check_graph(path)
             import onnxruntime as ort
 
             from fer.runtime import onnx_session_options
@@ -84,6 +85,20 @@ class EmotionClassifier:
             log.warning("ONNX Runtime unavailable for %s (%s); falling back to PyTorch, which is slower",
                         self.weights_path.name, e)
             return None
+
+    def _check_graph(self, path: Path) -> None:
+        """The graph and the tensors it reads must be the files the card names: a graph left over
+        from other weights would point at the wrong bytes of the safetensors file."""
+        info = self.card.onnx
+        if info is None:
+            return
+        files = {path: info.sha256}
+        if info.weights and info.weights_sha256:
+            files[path.with_name(info.weights)] = info.weights_sha256
+        stale = [f.name for f, sha in files.items() if sha256_of(f) != sha]
+        if stale:
+            raise ValueError(f"{', '.join(stale)} changed since {path.name} was exported: re-export "
+                             f"with `python -m fer publish {self.weights_path} --onnx-only`")
 
     @property
     def model(self):

@@ -105,3 +105,19 @@ def test_missing_graph_falls_back_to_torch_and_says_so(tmp_path, caplog):
     assert "falling back to PyTorch" in caplog.text and "publish" in caplog.text
     with pytest.raises(FileNotFoundError, match="publish"):
         EmotionClassifier(tmp_path / src.name, backend="onnx")
+
+
+def test_graph_of_other_weights_is_not_used(tmp_path, caplog):
+    """A retrained weights file beside an old graph: the graph would read the wrong bytes."""
+    src = weights_path("fer2013_cnn_small")
+    for p in (src, card_path(src), src.with_suffix(".onnx")):
+        shutil.copy(p, tmp_path / p.name)
+    assert EmotionClassifier(tmp_path / src.name).backend == "onnx"
+    data = bytearray((tmp_path / src.name).read_bytes())
+    data[-1] ^= 0x40  # one changed weight
+    (tmp_path / src.name).write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="changed since"):
+        EmotionClassifier(tmp_path / src.name, backend="onnx")
+    with caplog.at_level(logging.WARNING, logger="fer.classifier"):
+        assert EmotionClassifier(tmp_path / src.name).backend == "torch"
+    assert "changed since" in caplog.text
