@@ -214,23 +214,14 @@ class LiveWindow:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
-PANEL_FACE = re.compile(r"Face #(\d+) · frame (\d+)")
+PANEL_FACE = re.compile(r"Face #(\d+) · frame (\d+) · (\w+) (\d+%)")
 
 
 def panel_reading(page) -> tuple[int, int, str, str] | None:
-    """(face id, frame seq, emotion, confidence text) as the panel shows them, or None."""
-    try:
-        caption = page.get_by_text(PANEL_FACE).first.inner_text(timeout=2_000)
-        metric = page.get_by_test_id("stMetric").first
-        value = metric.get_by_test_id("stMetricValue").inner_text(timeout=2_000)
-        delta = metric.get_by_test_id("stMetricDelta").inner_text(timeout=2_000)
-        caption2 = page.get_by_text(PANEL_FACE).first.inner_text(timeout=2_000)
-    except Exception:  # noqa: BLE001 - the fragment redraws while we read: try again later
-        return None
-    m, m2 = PANEL_FACE.search(caption), PANEL_FACE.search(caption2)
-    if not m or not m2 or m.group(0) != m2.group(0):  # the panel changed under us
-        return None
-    return int(m.group(1)), int(m.group(2)), value.strip(), delta.strip()
+    """(face id, frame seq, emotion, confidence text) from the panel's one-line reading of the face
+    it follows (one element, read in one go, so it cannot mix two redraws); None before one shows."""
+    m = PANEL_FACE.search(page.locator("body").inner_text(timeout=10_000))
+    return (int(m.group(1)), int(m.group(2)), m.group(3), m.group(4)) if m else None
 
 
 def check_agreement(page, counter: Path) -> str | None:
@@ -249,7 +240,7 @@ def check_agreement(page, counter: Path) -> str | None:
         return f"panel face #{face_id} not drawn on frame {seq}"
     f = match[0]
     if display_name(f["shown"]) != emotion or f"{f['confidence']:.0%}" not in conf:
-        return f"frame {seq}: panel {emotion} {conf}, video {f['shown']} {f['confidence']:.0%}"
+        return f"frame {seq}: panel {emotion} {conf!r}, video {drawn[seq]}"
     return None
 
 

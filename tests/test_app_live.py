@@ -142,7 +142,7 @@ def test_a_second_stream_beyond_the_bound_is_refused_clearly(pool, frame):
         assert not first.refused and second.refused
         out = second.analyse_frame(frame.copy(), time.monotonic())
         assert out[5:15, 5:60].min() < 30  # it says so on the video...
-        assert second.holder.get().result is None  # ...and analyses nothing
+        assert second.holder.get() is None  # ...analyses nothing, and leaves the page alone
     finally:
         first.on_ended()
         second.on_ended()

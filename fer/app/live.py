@@ -103,7 +103,9 @@ def _live_panel(holder: LatestSlot[LiveSnapshot], playing: bool, uncertain_below
         return
     c1.metric("Emotion", display_name(face.shown_label(uncertain_below)), f"{face.confidence:.0%}",
               delta_color="off")
-    st.caption(f"Face #{face.track_id} · frame {result.seq} · as drawn on the video")
+    shown = display_name(face.shown_label(uncertain_below))
+    st.caption(f"Face #{face.track_id} · frame {result.seq} · {shown} {face.confidence:.0%} · as drawn "
+               "on the video")
     st.plotly_chart(probability_bars(face.probs, title=f"Face #{face.track_id}, smoothed", height=320),
                     config={"displayModeBar": False}, key="live_chart")
 

@@ -58,6 +58,7 @@ class EmotionVideoProcessor(VideoProcessorBase):
         self.video_rate = RateMeter()
         self.analysis_rate = RateMeter()
         self.ages_ms = ValueWindow(600)  # the last ~20 s at camera rate
+        self.recv_ms = ValueWindow(300)  # this process's own cost per frame (convert, submit, draw)
         self.sent = 0
         self.boxed = 0  # frames returned with a face drawn on them
         self.analysed = 0  # distinct results drawn
@@ -65,6 +66,7 @@ class EmotionVideoProcessor(VideoProcessorBase):
         self._drawn: deque[dict] = deque(maxlen=100)  # what the video showed, for agreement checks
         self._last_seq = -1
         self._last_shape: tuple[int, ...] = ()
+        self._ended = False
         self.lease: Lease | None = pool.lease(spec)
 
     @property
@@ -110,11 +112,13 @@ class EmotionVideoProcessor(VideoProcessorBase):
         else:
             StatusAnnotator().annotate(rgb, stats.text())
         snap = LiveSnapshot(result if faces else None, stats, opacity)
+        if self.refused or self._ended:  # a stream without analysis must not overwrite the page's
+            return rgb
         self.holder.put(snap)
         if faces:
             self._drawn.append({"seq": result.seq, "faces": [
                 {"id": f.track_id, "shown": f.shown_label(self.view.uncertain_below),
-                 "confidence": round(f.confidence, 4)} for f in faces]})
+                 "confidence": f.confidence} for f in faces]})
         self._last_shape = rgb.shape
         if self.counter_path is not None and self.sent % REPORT_EVERY == 0:
             self._report(snap, now)
@@ -124,23 +128,31 @@ class EmotionVideoProcessor(VideoProcessorBase):
         """Progress for the end-to-end tests and the live benchmark, written atomically."""
         faces = snap.result.faces if snap.result else ()
         _write_atomic(self.counter_path, json.dumps({
-            "t": now, "sent": self.sent, "boxed": self.boxed, "frames": self.analysed,
+            "processor": id(self), "t": now, "sent": self.sent, "boxed": self.boxed, "frames": self.analysed,
             "video_fps": round(snap.stats.video_fps, 2), "fps": round(snap.stats.analysis_fps, 2),
             "age_p50_ms": round(self.ages_ms.percentile(50), 1), "age_p95_ms": round(self.ages_ms.percentile(95), 1),
-            "level": snap.stats.level, "refused": self.refused, "track_ids": sorted(self.track_ids),
+            "level": snap.stats.level, "refused": self.refused,
+            "recv_ms_p50": round(self.recv_ms.percentile(50), 2),
+            "worker_frame_ms": round(snap.result.frame_ms, 1) if snap.result else None,
+            "worker_stages_ms": ({k: round(v, 1) for k, v in vars(snap.result.timings).items()}
+                                 if snap.result else None), "track_ids": sorted(self.track_ids),
             "size": [self._last_shape[1], self._last_shape[0]] if self._last_shape else None,
             "faces": len(faces), "shown": [f.shown_label(self.view.uncertain_below) for f in faces],
             "boxes": [[round(float(v), 1) for v in f.box] for f in faces],
             "drawn": list(self._drawn)}))
 
     def recv(self, frame: av.VideoFrame) -> av.VideoFrame:
+        start = time.perf_counter()
         rgb = frame.to_ndarray(format="rgb24")
-        return av.VideoFrame.from_ndarray(self.analyse_frame(rgb, time.monotonic()), format="rgb24")
+        out = av.VideoFrame.from_ndarray(self.analyse_frame(rgb, time.monotonic()), format="rgb24")
+        self.recv_ms.add(1e3 * (time.perf_counter() - start))
+        return out
 
     async def recv_queued(self, frames: list[av.VideoFrame]) -> list[av.VideoFrame]:
         """Only the newest of frames that queued up is processed and returned (no backlog)."""
         return [self.recv(frames[-1])]
 
     def on_ended(self) -> None:
+        self._ended = True
         if self.lease is not None:
             self.pool.release(self.lease)
