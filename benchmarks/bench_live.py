@@ -31,7 +31,9 @@ from benchmarks.live_harness import (  # noqa: E402
     start_stream,
 )
 
-DEFAULT_CLIP = ROOT.parent / "shared" / "data" / "clips" / "fer_test_clip.mp4"
+from fer.data.locations import dataset_dir  # noqa: E402
+
+DEFAULT_CLIP = dataset_dir("clips") / "fer_test_clip.mp4"
 
 
 def main(argv: list[str] | None = None) -> int:

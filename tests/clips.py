@@ -8,7 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "clips"
+from fer.data.locations import dataset_dir
+
+CLIPS = dataset_dir("clips")
 ONE_PERSON = CLIPS / "fer_test_clip.mp4"  # one person smiling at a phone, at night
 SEVERAL = CLIPS / "short_hamilton_clip.mp4"  # stage and audience, several faces, cuts
 

@@ -159,3 +159,19 @@ def test_configure_passes_new_settings_to_the_worker(pool):
         assert proc.lease.worker.spec == spec and proc.view.uncertain_below == 0.2
     finally:
         proc.on_ended()
+
+
+def test_the_live_tab_tells_people_they_are_analysed_before_start():
+    """EU AI Act Art. 50(3): people exposed to emotion recognition are told so, before START."""
+    from unittest import mock
+
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import ROOT
+
+    with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
+        at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
+        at.run()
+    assert not at.exception, at.exception
+    notices = [i.value for i in at.info]
+    assert any("People in view are analysed" in n and "before you press START" in n for n in notices), notices
