@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fer.results import Face, FaceEmotion
+from fer.results import FaceEmotion
 
 SCHEMA_VERSION = 1
 
@@ -54,22 +54,11 @@ class FacesReport:
                 "tta": self.tta, "images": [r.to_dict() for r in self.images]}
 
 
-def select_faces(faces: list[Face], max_faces: int | None) -> list[Face]:
-    """The `max_faces` largest faces (None or 0: all), still left to right.
-
-    The largest faces are nearest the camera and the best measured; a cap keeps the cost of a
-    crowd photo bounded."""
-    if not max_faces or len(faces) <= max_faces:
-        return list(faces)
-    keep = sorted(faces, key=lambda f: -f.width * f.height)[:max_faces]
-    return sorted(keep, key=lambda f: (f.box[0], f.box[1]))  # the detector's order
-
-
-def analyze_image(recognizer, rgb: np.ndarray, name: str, tta: str | None,
-                  max_faces: int | None = None) -> ImageResult:
-    """Detect, cap and classify the faces of one decoded RGB image (the step CLI and API share)."""
-    faces = select_faces(recognizer.detect(rgb), max_faces)
-    return ImageResult(name, tuple(recognizer.classify(rgb, faces, tta)), (int(rgb.shape[1]), int(rgb.shape[0])))
+def analyze_image(recognizer, rgb: np.ndarray, name: str, tta: str | None) -> ImageResult:
+    """Detect (at most the recognizer's `max_faces`, the largest) and classify the faces of one
+    decoded RGB image: the step the CLI and the API share."""
+    faces = recognizer.classify(rgb, recognizer.detect(rgb), tta)
+    return ImageResult(name, tuple(faces), (int(rgb.shape[1]), int(rgb.shape[0])))
 
 
 def failed_image(name: str, error: str) -> ImageResult:

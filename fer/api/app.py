@@ -25,10 +25,12 @@ from fer.api.resources import Models, model_info
 from fer.api.settings import ApiSettings
 from fer.api.uploads import UPLOAD_BODY, read_bytes, save_to
 from fer.api.videos import SUMMARY, TIMELINE, VideoRequest, VideoWorker
+from fer.recognizer import DEFAULT_MAX_FACES
 
 log = logging.getLogger(__name__)
 
 API_VERSION = "1"
+MAX_FACES_LIMIT = 100  # per image: bounds the classifier work one request can ask for
 Tta = Literal["none", "flip", "flip_zoom"]
 
 
@@ -58,7 +60,8 @@ def models(request: Request) -> dict:
 
 @routes.post("/analyze", tags=["images"], openapi_extra=UPLOAD_BODY)
 async def analyze(request: Request, model: str | None = None, tta: Tta = "flip_zoom",
-                  min_face_size: int = Query(20, ge=12, le=4096), max_faces: int = Query(0, ge=0, le=1000)) -> dict:
+                  min_face_size: int = Query(20, ge=12, le=4096),
+                  max_faces: int = Query(DEFAULT_MAX_FACES, ge=1, le=MAX_FACES_LIMIT)) -> dict:
     """Faces and emotion probabilities of one image (multipart field `file`, or the raw body): the
     same schema-versioned JSON as `fer analyze --json`, with one entry in `images`."""
     from fer.imageio import ImageError, load_image
@@ -73,8 +76,8 @@ async def analyze(request: Request, model: str | None = None, tta: Tta = "flip_z
             rgb = load_image(data, max_pixels=st.settings.max_pixels)
         except ImageError as e:
             raise ApiError(image_error_status(e), str(e)) from None
-        recognizer = st.models.recognizer(model, min_face_size)
-        return recognizer.labels, analyze_image(recognizer, rgb, name, tta, max_faces)
+        recognizer = st.models.recognizer(model, min_face_size, max_faces=max_faces)
+        return recognizer.labels, analyze_image(recognizer, rgb, name, tta)
 
     labels, result = await st.gate.run(work)
     return FacesReport(model, tuple(labels), tta, (result,)).to_dict()

@@ -38,10 +38,12 @@ class Models:
             raise ApiError(400, f"unknown model {name!r}; GET /v1/models lists them")
         return name
 
-    def recognizer(self, name: str | None, min_face_size: int = 20, detect_max_side: int = 640):
+    def recognizer(self, name: str | None, min_face_size: int = 20, detect_max_side: int = 640,
+                   max_faces: int | None = None):
+        """A recognizer over shared models; cheap to build, so each request gets its own `max_faces`."""
         from fer.classifier import EmotionClassifier
         from fer.detection import DetectorConfig, FaceDetector
-        from fer.recognizer import EmotionRecognizer
+        from fer.recognizer import DEFAULT_MAX_FACES, EmotionRecognizer
 
         name = self.check(name)
         with self._lock:  # two first requests must not load the same model twice
@@ -55,4 +57,4 @@ class Models:
             self._detectors[key] = det  # most recently used last
             while len(self._detectors) > MAX_DETECTORS:
                 self._detectors.pop(next(iter(self._detectors)))
-        return EmotionRecognizer(classifier=clf, detector=det)
+        return EmotionRecognizer(classifier=clf, detector=det, max_faces=max_faces or DEFAULT_MAX_FACES)

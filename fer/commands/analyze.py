@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
+from fer.recognizer import DEFAULT_MAX_FACES
 from fer.tta import TTA_POLICIES
 
 HELP = "emotions of the faces in images: one line per face, optional JSON and annotated copies"
@@ -25,8 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-score", type=float, default=0.9, help="face detector confidence needed (default 0.9)")
     p.add_argument("--min-face", type=int, default=20, metavar="PX",
                    help="smallest face to detect, in pixels (default: %(default)s; larger is faster)")
-    p.add_argument("--max-faces", type=int, default=0, metavar="N",
-                   help="keep only the N largest faces of each image (default: 0 = all)")
+    p.add_argument("--max-faces", type=int, default=DEFAULT_MAX_FACES, metavar="N",
+                   help="analyse at most the N largest faces of each image (default: %(default)s)")
     p.add_argument("--tta", default="flip_zoom", choices=TTA_POLICIES,
                    help="test-time augmentation (default: %(default)s, the most accurate; ~5 ms more "
                         "per face than none)")
@@ -43,9 +44,10 @@ def run(args) -> int:
 
     if not 0.0 <= args.min_score <= 1.0:
         raise ValueError(f"--min-score must be between 0 and 1, got {args.min_score}")
-    if args.min_face < 1 or args.max_faces < 0:
-        raise ValueError("--min-face must be >= 1 and --max-faces >= 0")
-    recognizer = EmotionRecognizer(args.weights, min_score=args.min_score, min_face_size=args.min_face)
+    if args.min_face < 1 or args.max_faces < 1:
+        raise ValueError("--min-face and --max-faces must be >= 1")
+    recognizer = EmotionRecognizer(args.weights, min_score=args.min_score, min_face_size=args.min_face,
+                                   max_faces=args.max_faces)
     out_dir = Path(args.annotate) if args.annotate else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -53,7 +55,7 @@ def run(args) -> int:
     for name in args.images:
         try:
             rgb = load_image(name)
-            result = analyze_image(recognizer, rgb, name, args.tta, args.max_faces)
+            result = analyze_image(recognizer, rgb, name, args.tta)
             for i, f in enumerate(result.faces, 1):
                 box = ", ".join(f"{v:.0f}" for v in f.box)
                 print(f"{name}: face {i}: {f.label} {f.confidence:.2f} box=({box})")
