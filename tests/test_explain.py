@@ -64,7 +64,8 @@ def test_parallel_calls_equal_serial(backend, crop):
     from skimage import data
 
     clf = EmotionClassifier(backend=backend)
-    crops = [crop] + [cv2.resize((f * 255).astype(np.uint8), (48, 48)) for f in data.lfw_subset()[:4]]
+    n = 4 if backend == "onnx" else 1  # autograd is slow on a busy CPU
+    crops = [crop] + [cv2.resize((f * 255).astype(np.uint8), (48, 48)) for f in data.lfw_subset()[:n]]
     jobs = [(c, t) for c in crops for t in clf.labels]
     serial = [grad_cam(clf, c, t) for c, t in jobs]
     with ThreadPoolExecutor(8) as pool:
