@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     rows = run(frames, sides, args.warmup)
 
-    from fer.bench import machine_info
+    from benchmarks.pipeline_machine import machine_info
 
     report = {"benchmark": "detector", "quick": args.quick, "clips": [c.name for c in clips],
               "frames": len(frames), "frame_sizes": sorted({f"{f.shape[1]}x{f.shape[0]}" for f in frames}),

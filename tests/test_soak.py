@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from fer.bench import run_soak
+from benchmarks.pipeline_soak import run_soak
 
 FRAMES = int(os.environ.get("FER_SOAK_FRAMES", "5000"))
 SEGMENT = 50  # frames between scene changes: faces leave, others arrive elsewhere

@@ -1,0 +1,63 @@
+"""What a benchmark ran on: CPU, cores, load, library versions and the thread setting.
+
+A figure without its machine cannot be compared with another, so every benchmark report
+starts with this. Versions are read from package metadata, so describing the machine never
+imports torch (the runtime does not need it).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Machine:
+    cpu_model: str
+    logical_cores: int
+    physical_cores: int | None
+    usable_cores: int
+    load_avg_1min: float | None  # other work on the machine while we measured
+    python: str
+    threads: int  # threads per model call: fer.runtime.threads(), the one setting (--threads)
+    onnxruntime: str | None
+    torch: str | None  # None: not installed (the PyTorch comparison rows are skipped)
+    platform: str
+
+
+def rss_mb() -> float:
+    """Resident memory of this process in MiB."""
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def package_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine_info() -> Machine:
+    import psutil
+
+    from fer import runtime
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return Machine(cpu_model(), os.cpu_count() or 1, psutil.cpu_count(logical=False), runtime.available_cores(),
+                   load, platform.python_version(), runtime.threads(), package_version("onnxruntime"),
+                   package_version("torch"), platform.platform(terse=True))
