@@ -73,7 +73,7 @@ async def analyze(request: Request, model: str | None = None, tta: Tta = "flip_z
 
     def work():
         try:
-            rgb = load_image(data, max_pixels=st.settings.max_pixels)
+            rgb = load_image(data, max_pixels=st.settings.max_pixels, name=name)
         except ImageError as e:
             raise ApiError(image_error_status(e), str(e)) from None
         recognizer = st.models.recognizer(model, min_face_size, max_faces=max_faces)

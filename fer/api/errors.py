@@ -37,11 +37,11 @@ def image_error_status(error: Exception) -> int:
     if isinstance(status, int):
         return status
     msg = str(error).lower()
-    if "limit" in msg or "too large" in msg or "too big" in msg:
-        return 413
-    if "not an image" in msg or "format" in msg:
+    if "not an image" in msg:
         return 415
-    return 400
+    if "limit" in msg or "too large" in msg or "more memory" in msg:
+        return 413
+    return 400  # empty, corrupt, truncated
 
 
 def install_handlers(app: FastAPI) -> None:

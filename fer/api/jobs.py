@@ -48,6 +48,7 @@ class Job:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        d.pop("owner")  # a server detail
         d["progress"] = round(self.progress, 4)
         return d
 
