@@ -15,9 +15,12 @@ Definitions (p = raw probabilities, s = smoothed probabilities of one person):
 - stress: share of on-screen time inside runs where the smoothed negative mass (sum of s[e]
   over emotions with VALENCE -1) stays above `stress_threshold` for at least
   `stress_window_s` without a break. A sustained-negative-expression signal, not physiology.
-- change points: times where the mean of s over the `change_window_s` before and the window
-  after differ by at least `change_threshold` in total-variation distance, at local maxima,
-  at least `change_min_gap_s` apart.
+- change points: times where the mean of p over the `change_window_s` before and the window
+  after differ by at least `change_threshold` in total-variation distance and lead with
+  different emotions, at local maxima, at least `change_min_gap_s` apart. Raw p, not s: the
+  window means already smooth, and smoothing twice (half-life, then window) flattened a clear
+  sad-to-happy swing in a real clip (a window difference of 0.71 in p) to 0.28, under the
+  threshold. A change in strength with the same leading emotion is not a change of expression.
 - mean_confidence: time-weighted mean of the top raw probability; low_confidence_share: the
   share of time it was below `low_confidence`.
 Tracks shorter than `min_track_s` (spurious detections, passers-by) are left out and counted.
@@ -164,7 +167,8 @@ def stress_share(t: np.ndarray, dt: np.ndarray, negative: np.ndarray, threshold:
 def change_points(t: np.ndarray, dt: np.ndarray, s: np.ndarray, labels: tuple[str, ...], window_s: float,
                   threshold: float, min_gap_s: float) -> list[ChangePoint]:
     """Sharp shifts: total-variation distance between the mean of the window before each row and
-    the window after it; local maxima above `threshold`, greedily kept strongest first."""
+    the window after it; local maxima above `threshold` where the leading emotion differs,
+    greedily kept strongest first."""
     n = len(t)
     if n < 2:
         return []
@@ -177,7 +181,7 @@ def change_points(t: np.ndarray, dt: np.ndarray, s: np.ndarray, labels: tuple[st
     ok = (w_before >= window_s / 2) & (w_after >= window_s / 2)
     before = (cs[idx] - cs[lo]) / np.maximum(w_before, 1e-9)[:, None]
     after = (cs[hi] - cs[idx]) / np.maximum(w_after, 1e-9)[:, None]
-    score = np.where(ok, _tv(before, after), 0.0)
+    score = np.where(ok & (before.argmax(1) != after.argmax(1)), _tv(before, after), 0.0)
     peaks = [i for i in range(n) if score[i] >= threshold
              and score[i] >= score[max(i - 1, 0)] and score[i] >= score[min(i + 1, n - 1)]]
     kept: list[int] = []
@@ -210,7 +214,7 @@ def summarize_track(df: pd.DataFrame, track_id: int, config: InsightConfig = Ins
         valence=float(sign @ mean_p),
         expressivity=float((_tv(s, mean_s[None]) * dt).sum() / total),
         stress=stress_share(t, dt, s[:, sign < 0].sum(1), config.stress_threshold, config.stress_window_s),
-        change_points=change_points(t, dt, s, labels, config.change_window_s, config.change_threshold,
+        change_points=change_points(t, dt, p, labels, config.change_window_s, config.change_threshold,
                                     config.change_min_gap_s),
         mean_confidence=float((conf * dt).sum() / total),
         low_confidence_share=float(dt[conf < config.low_confidence].sum() / total),

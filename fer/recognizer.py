@@ -17,6 +17,20 @@ from fer.detection import DetectorConfig, FaceDetector
 from fer.imageio import ImageInput, load_image
 from fer.results import Face, FaceEmotion
 
+# Faces analysed per image or frame, largest first. A crowd photo with 300 faces would cost
+# 300 x 4 classifier passes and 300 result panels; the largest faces are the readable ones.
+DEFAULT_MAX_FACES = 20
+MTCNN_MIN_SIDE = 12  # MTCNN's smallest window: below this no face can be found
+
+
+def largest_faces(faces: list[Face], max_faces: int | None) -> list[Face]:
+    """At most `max_faces` faces, the largest by box area, kept in their original order."""
+    if max_faces is None or len(faces) <= max_faces:
+        return faces
+    area = [(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) for f in faces]
+    keep = sorted(sorted(range(len(faces)), key=lambda i: -area[i])[:max_faces])
+    return [faces[i] for i in keep]
+
 
 class EmotionRecognizer:
     """Detects every face in an image and returns its emotion probabilities.
@@ -28,7 +42,10 @@ class EmotionRecognizer:
     def __init__(self, weights: str | Path | None = None, device: str = "cpu", backend: str = "auto",
                  min_score: float = 0.9, min_face_size: int = 20, detect_max_side: int = 640,
                  tta: str = "none", detector: FaceDetector | None = None,
-                 classifier: EmotionClassifier | None = None):
+                 classifier: EmotionClassifier | None = None, max_faces: int | None = DEFAULT_MAX_FACES):
+        if max_faces is not None and max_faces < 1:
+            raise ValueError(f"max_faces must be at least 1, got {max_faces}")
+        self.max_faces = max_faces
         self.classifier = classifier or EmotionClassifier(weights, backend=backend, device=device,
                                                           tta=tta)
         self.detector = detector or FaceDetector(
@@ -40,7 +57,16 @@ class EmotionRecognizer:
         return self.classifier.labels
 
     def detect(self, image: np.ndarray) -> list[Face]:
-        return self.detector.detect(image)
+        """Faces left to right, at most `max_faces` (the largest)."""
+        return largest_faces(self.detector.detect(image), self.max_faces)
+
+    def too_small(self, image: np.ndarray) -> bool:
+        """Whether the image is too small for the detector to find any face in it (then "no face"
+        says nothing about the photo)."""
+        h, w = image.shape[:2]
+        side = self.detector.config.max_side
+        scale = min(1.0, side / max(h, w)) if side else 1.0
+        return min(h, w) * scale < max(MTCNN_MIN_SIDE, self.detector.config.min_face_size)
 
     def classify(self, image: np.ndarray, faces: list[Face], tta: str | None = None) -> list[FaceEmotion]:
         """Emotions for faces already found (e.g. by a tracker that skips detection on some frames).

@@ -1,8 +1,12 @@
 """Video files in, per-frame emotion records out, streaming: one decoded frame in memory at a time.
 
 `probe_video` checks a file before any model work, so a bad upload fails in milliseconds with
-a message a user can act on (`VideoError`). `iter_frames` decodes with OpenCV, or PyAV where
-OpenCV cannot open the file, and samples every frame, every N-th, or a target rate.
+a message a user can act on (`VideoError`); frames larger than `MAX_VIDEO_PIXELS` are refused
+from the header, before one is decoded. `iter_frames` decodes with OpenCV, or PyAV where
+OpenCV cannot open the file, and samples every frame, every N-th, or a target rate. Every frame
+carries its own timestamp from the container: browser recordings (WebM from MediaRecorder) have
+a variable frame rate and a 1 ms timebase that containers report as "1000 fps", so index / fps
+would put a 2 s clip's last frame at 0.06 s.
 `iter_video_analysis` runs `EmotionPipeline` (detect, track, classify, smooth) on the samples,
 gives each face a person id that survives short absences (`fer.reid`), and can write an
 annotated copy; `analyze_video` collects the records into the timeline table.
@@ -28,7 +32,12 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".wmv")
 DEFAULT_MAX_FRAMES = 108_000  # analysed frames: one hour at 30 fps; raise it for longer videos
+DEFAULT_MAX_DURATION_S = 3600.0  # seconds of video analysed; the rest is left out (and said so)
+# Frames over 4096x2160 (DCI 4K) are refused: an 8192x8192 frame is 200 MB decoded, and faces
+# are found at 320-640 px anyway.
+MAX_VIDEO_PIXELS = 4096 * 2160
 MAX_FPS = 1000.0  # containers that claim more are lying (e.g. a timebase read as a rate)
+PROBE_FRAMES = 12  # frames whose timestamps give the real rate of a variable-rate video
 
 ProgressFn = Callable[[int, "int | None"], None]  # (frames analysed, expected total or None)
 
@@ -55,8 +64,9 @@ class VideoInfo:
 @dataclass(frozen=True)
 class VideoFrame:
     index: int  # position in the source video
-    t: float  # seconds from the start
+    t: float  # seconds from the first frame, from the frame's own timestamp
     rgb: np.ndarray
+    dt: float = 0.0  # seconds since the previous sampled frame (the first: the nominal interval)
 
 
 @dataclass(frozen=True)
@@ -79,11 +89,18 @@ class FrameSampler:
     def _ratio(self) -> float:
         return 1.0 if self.target_fps is None else min(1.0, self.target_fps / self.src_fps)
 
-    def keep(self, index: int) -> bool:
+    def keep(self, index: int, t: float | None = None, t_prev: float | None = None) -> bool:
+        """Whether to analyse frame `index` at time `t` (the previous decoded frame was at
+        `t_prev`): every N-th by index, or the first frame of each 1/target_fps slot by time, so
+        a variable frame rate is sampled evenly in time."""
         if self.target_fps is None:
             return index % self.every == 0
-        r = self._ratio
-        return index == 0 or math.floor(index * r + 1e-9) != math.floor((index - 1) * r + 1e-9)
+        if index == 0 or self._ratio >= 1.0:
+            return True
+        t = index / self.src_fps if t is None else t
+        t_prev = (index - 1) / self.src_fps if t_prev is None else t_prev
+        tol = 0.25 / self.src_fps  # timestamps rounded to the millisecond must not shift the slots
+        return math.floor((t + tol) * self.target_fps) != math.floor((t_prev + tol) * self.target_fps)
 
     @property
     def dt(self) -> float:
@@ -111,25 +128,64 @@ def _check_file(path: Path) -> None:
         raise VideoError(f"{path.name} is empty (0 bytes)")
 
 
-def _probe_opencv(path: Path) -> VideoInfo | None:
+def check_dimensions(path: Path, width: int, height: int, max_pixels: int = MAX_VIDEO_PIXELS) -> None:
+    """Refuse frames too large to decode safely, from the header, before the first is decoded."""
+    if width <= 0 or height <= 0:
+        raise VideoError(f"{path.name} reports no frame size ({width}x{height}); it is corrupt or not a video")
+    if width * height > max_pixels:
+        raise VideoError(f"{path.name} has {width}x{height} frames ({width * height / 1e6:.0f} MP); the limit is "
+                         f"{max_pixels / 1e6:.1f} MP (4096x2160). Scale it down first, e.g. ffmpeg -vf scale=1280:-2")
+
+
+def measured_fps(times: list[float], claimed: float) -> float:
+    """The rate the first frames' timestamps show, where it disagrees with the container's claim
+    by more than 10% (variable-rate WebM claims its 1 ms timebase, 1000 fps); else the claim."""
+    gaps = np.diff(np.asarray(times, float))
+    gaps = gaps[gaps > 0]
+    if len(gaps) < 2:
+        return claimed
+    real = 1.0 / float(np.median(gaps))
+    if not _valid_fps(claimed) or abs(real - claimed) > 0.1 * claimed:
+        return real
+    return claimed
+
+
+def _probe_opencv(path: Path, max_pixels: int) -> VideoInfo | None:
     import cv2
 
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
             return None
-        ok, frame = cap.read()
-        if not ok or frame is None:
+        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if w > 0 and h > 0:
+            check_dimensions(path, w, h, max_pixels)
+        times = []
+        for _ in range(PROBE_FRAMES):
+            if not cap.grab():
+                break
+            times.append(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
+            if len(times) == 1:
+                ok, frame = cap.retrieve()
+                if not ok or frame is None:
+                    return None
+                check_dimensions(path, frame.shape[1], frame.shape[0], max_pixels)
+                w, h = frame.shape[1], frame.shape[0]
+        if not times:
             return None
         fourcc = int(cap.get(cv2.CAP_PROP_FOURCC))
         codec = "".join(chr((fourcc >> 8 * i) & 0xFF) for i in range(4)).strip("\x00 ") if fourcc else ""
-        return VideoInfo(path, frame.shape[1], frame.shape[0], float(cap.get(cv2.CAP_PROP_FPS) or 0.0),
-                         max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)), codec, "opencv")
+        claimed = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        count = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+        fps = measured_fps(times, claimed)
+        if fps != claimed and _valid_fps(claimed):  # the count was duration x the claimed rate
+            count = round(count / claimed * fps)
+        return VideoInfo(path, w, h, fps, count, codec, "opencv")
     finally:
         cap.release()
 
 
-def _probe_pyav(path: Path) -> VideoInfo:
+def _probe_pyav(path: Path, max_pixels: int) -> VideoInfo:
     """Second opinion where OpenCV fails; its errors name what is wrong with the file."""
     try:
         import av
@@ -145,22 +201,45 @@ def _probe_pyav(path: Path) -> VideoInfo:
                 raise VideoError(f"{path.name} has only audio, no video stream")
             raise VideoError(f"{path.name} has no video stream")
         stream = container.streams.video[0]
+        cc = stream.codec_context
+        if cc.width and cc.height:
+            check_dimensions(path, cc.width, cc.height, max_pixels)
+        frames = []
         try:
-            frame = next(container.decode(stream), None)
+            for frame in container.decode(stream):
+                if not frames:
+                    check_dimensions(path, frame.width, frame.height, max_pixels)
+                frames.append((frame.width, frame.height, frame.time))
+                if len(frames) >= PROBE_FRAMES:
+                    break
+        except VideoError:
+            raise
         except Exception:
-            frame = None
-        if frame is None:
+            pass
+        if not frames:
             raise VideoError(f"{path.name} has a video stream but no decodable frame (truncated or corrupt)")
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        return VideoInfo(path, frame.width, frame.height, float(rate) if rate else 0.0,
-                         int(stream.frames or 0), stream.codec_context.name or "", "pyav")
+        claimed = float(rate) if rate else 0.0
+        fps = measured_fps([t for _, _, t in frames if t is not None], claimed)
+        count = int(stream.frames or 0)
+        if not count and container.duration and _valid_fps(fps):
+            count = round(container.duration / 1e6 * fps)
+        return VideoInfo(path, frames[0][0], frames[0][1], fps, count, cc.name or "", "pyav")
 
 
-def probe_video(path: str | Path) -> VideoInfo:
+def probe_video(path: str | Path, max_pixels: int = MAX_VIDEO_PIXELS) -> VideoInfo:
     """Size, rate and length of a video, after checking one frame decodes. Raises `VideoError`."""
     path = Path(path)
     _check_file(path)
-    return check_frame_rate(_probe_opencv(path) or _probe_pyav(path))
+    try:
+        info = _probe_opencv(path, max_pixels) or _probe_pyav(path, max_pixels)
+    except VideoError:
+        raise
+    except MemoryError:
+        raise VideoError(f"{path.name} needs more memory to decode than this machine has free") from None
+    except Exception as e:  # cv2.error, PyAV errors: the decoder gave up on this file
+        raise VideoError(f"{path.name} could not be decoded ({type(e).__name__}: {e})") from None
+    return check_frame_rate(info)
 
 
 def check_frame_rate(info: VideoInfo) -> VideoInfo:
@@ -171,49 +250,98 @@ def check_frame_rate(info: VideoInfo) -> VideoInfo:
     return info
 
 
-def _read_opencv(info: VideoInfo, sampler: FrameSampler) -> Iterator[VideoFrame]:
+class _Clock:
+    """Frame times from the container's timestamps, from 0 at the first frame. A missing or
+    non-increasing timestamp (some AVI and raw streams) falls back to the nominal interval."""
+
+    def __init__(self, fps: float):
+        self.step = 1.0 / fps
+        self.origin: float | None = None
+        self.last: float | None = None
+
+    def __call__(self, stamp: float | None) -> float:
+        if self.last is None:
+            self.origin = stamp if stamp is not None and math.isfinite(stamp) else 0.0
+            self.last = 0.0
+            return 0.0
+        t = stamp - self.origin if stamp is not None and math.isfinite(stamp) else None
+        self.last = t if t is not None and t > self.last else self.last + self.step
+        return self.last
+
+
+def _read_opencv(info: VideoInfo, sampler: FrameSampler) -> Iterator[tuple[int, float, np.ndarray]]:
     import cv2
 
     cap = cv2.VideoCapture(str(info.path))
+    clock = _Clock(info.fps)
     try:
-        index = 0
-        while True:
-            if sampler.keep(index):
-                ok, bgr = cap.read()
-                if not ok:
+        index, t_prev = 0, 0.0
+        while cap.grab():  # every frame is decoded; only the sampled ones are converted
+            t = clock(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
+            if sampler.keep(index, t, t_prev):
+                ok, bgr = cap.retrieve()
+                if not ok or bgr is None:
                     return
-                yield VideoFrame(index, index / info.fps, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-            elif not cap.grab():  # skipped frames are decoded but never converted
-                return
-            index += 1
+                if bgr.shape[1] * bgr.shape[0] > info.width * info.height:  # a stream that grows mid-way
+                    check_dimensions(info.path, bgr.shape[1], bgr.shape[0])
+                yield index, t, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            index, t_prev = index + 1, t
     finally:
         cap.release()
 
 
-def _read_pyav(info: VideoInfo, sampler: FrameSampler) -> Iterator[VideoFrame]:
+def _read_pyav(info: VideoInfo, sampler: FrameSampler) -> Iterator[tuple[int, float, np.ndarray]]:
     import av
 
+    clock = _Clock(info.fps)
     with av.open(str(info.path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        t_prev = 0.0
         try:
             for index, frame in enumerate(container.decode(stream)):
-                if sampler.keep(index):
-                    yield VideoFrame(index, index / info.fps, frame.to_ndarray(format="rgb24"))
+                t = clock(frame.time)
+                if sampler.keep(index, t, t_prev):
+                    if frame.width * frame.height > info.width * info.height:
+                        check_dimensions(info.path, frame.width, frame.height)
+                    yield index, t, frame.to_ndarray(format="rgb24")
+                t_prev = t
         except av.error.InvalidDataError:  # a truncated tail: keep what decoded
             return
 
 
 def iter_frames(video: str | Path | VideoInfo, every: int = 1, fps: float | None = None,
-                max_frames: int | None = None) -> Iterator[VideoFrame]:
-    """Sampled RGB frames, decoded one at a time; stops at the end of the stream or `max_frames`."""
+                max_frames: int | None = None, max_duration_s: float | None = None) -> Iterator[VideoFrame]:
+    """Sampled RGB frames, decoded one at a time; stops at the end of the stream, after
+    `max_frames` frames or past `max_duration_s` seconds. Decoder failures mid-stream
+    (OpenCV or FFmpeg errors) become `VideoError`."""
     info = video if isinstance(video, VideoInfo) else probe_video(video)
     sampler = FrameSampler(info.fps, every, fps)
     reader = _read_opencv if info.backend == "opencv" else _read_pyav
-    for n, frame in enumerate(reader(info, sampler)):
-        if max_frames is not None and n >= max_frames:
+    nominal = sampler.dt
+    n, t_last = 0, None
+    frames = reader(info, sampler)
+    while True:
+        try:
+            item = next(frames, None)
+        except VideoError:
+            raise
+        except MemoryError:
+            raise VideoError(f"{info.path.name}: out of memory while decoding frame {n}") from None
+        except Exception as e:  # cv2.error, av.error.FFmpegError, OSError from the file
+            raise VideoError(f"{info.path.name}: decoding failed after {n} frames "
+                             f"({type(e).__name__}: {e})") from None
+        if item is None:
             return
-        yield frame
+        index, t, rgb = item
+        if (max_frames is not None and n >= max_frames) or (max_duration_s is not None and t >= max_duration_s):
+            frames.close()
+            return
+        # A frame stands for the time since the previous sampled one; a jump (a frozen stream, a
+        # broken timestamp) counts for at most a second or four intervals.
+        dt = nominal if t_last is None else min(t - t_last, max(1.0, 4 * nominal))
+        yield VideoFrame(index, t, rgb, dt)
+        n, t_last = n + 1, t
 
 
 @dataclass
@@ -222,6 +350,7 @@ class AnalysisOptions:
     fps: float | None = None  # ... or about this many frames per second
     detect_every: int = 3  # run the face detector on every k-th analysed frame; 1 = exact
     max_frames: int = DEFAULT_MAX_FRAMES
+    max_duration_s: float = DEFAULT_MAX_DURATION_S  # seconds of video analysed, from the start
     half_life_s: float = 0.5  # smoothing of the probabilities
     reid_gap_s: float = 5.0  # a person who returns within this many seconds keeps their id
     max_missed: int = 10  # detections a tracker id survives without a match
@@ -229,6 +358,8 @@ class AnalysisOptions:
     def __post_init__(self):
         if self.max_frames < 1:
             raise ValueError(f"max frames must be >= 1, got {self.max_frames}")
+        if not self.max_duration_s > 0:
+            raise ValueError(f"max duration must be > 0 s, got {self.max_duration_s}")
         if self.detect_every < 1:
             raise ValueError(f"detect_every must be >= 1, got {self.detect_every}")
 
@@ -276,17 +407,21 @@ def iter_video_analysis(video: str | Path | VideoInfo, recognizer, options: Anal
     sampler = FrameSampler(info.fps, opts.every, opts.fps)
     expected = sampler.expected(info.frame_count)
     total = min(expected, opts.max_frames) if expected else None
+    if total and info.duration_s > opts.max_duration_s:
+        total = max(1, round(total * opts.max_duration_s / info.duration_s))
     pipeline = EmotionPipeline(recognizer, PipelineConfig(detect_every=opts.detect_every,
                                                           half_life_s=opts.half_life_s,
                                                           max_missed=opts.max_missed))
     linker = TrackLinker(max_gap_s=opts.reid_gap_s)
-    writer = _AnnotatedWriter(Path(annotate_to), info, 1.0 / sampler.dt) if annotate_to else None
+    writer = None
     try:
+        if annotate_to:
+            writer = _AnnotatedWriter(Path(annotate_to), info, 1.0 / sampler.dt)
         n = 0
-        for frame in iter_frames(info, opts.every, opts.fps, opts.max_frames):
+        for frame in iter_frames(info, opts.every, opts.fps, opts.max_frames, opts.max_duration_s):
             result = pipeline.process(frame.rgb, frame.t)
             ids = linker.person_ids(result.raw, frame.t)  # raw and smoothed share tracker ids and order
-            record = FrameRecord(frame.index, frame.t, sampler.dt, linker.relabel(result.faces, ids),
+            record = FrameRecord(frame.index, frame.t, frame.dt, linker.relabel(result.faces, ids),
                                  linker.relabel(result.raw, ids), result.detected)
             if writer:
                 writer.write(frame.rgb, record.faces)
@@ -296,6 +431,8 @@ def iter_video_analysis(video: str | Path | VideoInfo, recognizer, options: Anal
             yield record
         if n == 0:
             raise VideoError(f"{info.path.name}: no frame could be decoded")
+    except OSError as e:  # the annotated copy's disk is full or read-only
+        raise VideoError(f"{info.path.name}: could not write the results ({e.strerror or e})") from None
     finally:
         if writer:
             writer.close()
@@ -306,10 +443,12 @@ class VideoAnalysis:
     info: VideoInfo
     timeline: "object"  # pandas.DataFrame, see fer.timeline for the columns
     frames_analysed: int
-    stopped_at_cap: bool  # True when `max_frames` ended the analysis before the video did
-    elapsed_s: float
+    stopped_at_cap: bool  # True when a cap (`max_frames`, `max_duration_s`) ended the analysis early
+    elapsed_s: float  # processing time (not the video's length: that is `analysed_s`)
     annotated_path: Path | None = None
     labels: tuple[str, ...] = field(default_factory=tuple)
+    analysed_s: float = 0.0  # seconds of video analysed: the last analysed frame's end
+    stopped_by: str = ""  # "" or which cap ended it: "max_frames" or "max_duration_s"
 
     @property
     def frames_per_second(self) -> float:
@@ -325,11 +464,19 @@ def analyze_video(video: str | Path, recognizer, options: AnalysisOptions | None
     info = probe_video(video)
     builder = TimelineBuilder(tuple(recognizer.labels))
     start = time.perf_counter()
+    end_t = last_dt = 0.0
     for record in iter_video_analysis(info, recognizer, opts, annotate_to, progress):
         builder.add(record)
+        end_t, last_dt = record.t + record.dt, record.dt
     elapsed = time.perf_counter() - start
-    # Stopped by the cap unless the container says the video ended exactly there.
+    # Stopped by a cap unless the container says the video ended exactly there.
     expected = FrameSampler(info.fps, opts.every, opts.fps).expected(info.frame_count)
-    capped = builder.frames >= opts.max_frames and (expected is None or expected > opts.max_frames)
-    return VideoAnalysis(info, builder.to_frame(), builder.frames, capped, elapsed,
-                         Path(annotate_to) if annotate_to else None, tuple(recognizer.labels))
+    stopped_by = ""
+    if builder.frames >= opts.max_frames and (expected is None or expected > opts.max_frames):
+        stopped_by = "max_frames"
+    elif end_t + last_dt / 2 >= opts.max_duration_s and (info.duration_s == 0
+                                                         or info.duration_s > opts.max_duration_s):
+        stopped_by = "max_duration_s"
+    return VideoAnalysis(info, builder.to_frame(), builder.frames, bool(stopped_by), elapsed,
+                         Path(annotate_to) if annotate_to else None, tuple(recognizer.labels),
+                         analysed_s=end_t, stopped_by=stopped_by)

@@ -12,7 +12,10 @@ from fer.insights import (InsightConfig, change_points, stress_share, summarize_
 from fer.labels import FER2013_LABELS
 
 import synthetic_faces
+from conftest import DATA
 from synthetic_faces import timeline
+
+CLIPS = DATA / "clips"
 
 LABELS = FER2013_LABELS
 
@@ -107,3 +110,40 @@ def test_low_level_helpers_on_arrays():
     s[25:, 1] = 1
     cps = change_points(t, dt, s, ("a", "b"), 1.0, 0.35, 1.0)
     assert len(cps) == 1 and cps[0].t == pytest.approx(2.5) and cps[0].magnitude == pytest.approx(1.0)
+
+
+# --- change points on what the chart shows (issue 13.5: 'Changes 0' beside a clear swing) ----------
+
+def test_a_change_in_strength_alone_is_not_a_change_point():
+    """Happy at 0.5 then happy at 0.95: the windows differ by 0.45 but the expression is the same."""
+    frames = [[face(1, "happy", p=0.5)]] * 30 + [[face(1, "happy", p=0.95)]] * 30
+    assert summarize_track(timeline(frames), 1).change_points == []
+
+
+def test_change_points_read_raw_probabilities_not_the_smoothed_ones():
+    """Raw sad for 1 s then happy; the smoothed columns lag (as EmotionSmoother's do). The windows
+    are the smoothing: the switch is found at 1 s in the raw columns even when the smoothed ones
+    never cross over inside the window."""
+    from fer.timeline import TimelineBuilder
+    from fer.video import FrameRecord
+
+    b = TimelineBuilder(LABELS)
+    for i in range(40):
+        raw = face(1, "sad" if i < 10 else "happy", p=0.7)
+        lagging = face(1, "sad", p=0.6)  # smoothing that has not caught up
+        b.add(FrameRecord(i, i * 0.1, 0.1, [lagging], [raw], True))
+    s = summarize_track(b.to_frame(), 1)
+    assert [(round(c.t, 1), c.before, c.after) for c in s.change_points] == [(1.0, "sad", "happy")]
+
+
+@pytest.mark.skipif(not (CLIPS / "fer_test_clip.mp4").is_file(), reason=f"clip not found in {CLIPS}")
+def test_the_sad_to_happy_swing_in_the_real_clip_is_a_change_point(recognizer):
+    """fer_test_clip.mp4 (4.7 s): sad from ~0.3 s, happy from ~1.1 s, as the chart shows. The old
+    rule (window means of the smoothed probabilities) scored it 0.28 and reported no change."""
+    from fer.video import AnalysisOptions, analyze_video
+
+    df = analyze_video(CLIPS / "fer_test_clip.mp4", recognizer, AnalysisOptions(detect_every=3)).timeline
+    people = summarize_video(df, "fer_test_clip.mp4").people
+    assert len(people) == 1
+    swings = [(c.before, c.after) for c in people[0].change_points if 0.6 <= c.t <= 2.5]
+    assert ("sad", "happy") in swings, people[0].change_points

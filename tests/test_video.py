@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from fer.insights import summarize_video
-from fer.video import (AnalysisOptions, FrameSampler, VideoError, analyze_video, check_frame_rate,
-                       iter_frames, iter_video_analysis, probe_video)
+from fer.video import (MAX_VIDEO_PIXELS, AnalysisOptions, FrameSampler, VideoError, analyze_video,
+                       check_frame_rate, iter_frames, iter_video_analysis, probe_video)
 from tests.conftest import FER2013, needs_fer2013
 
 FACE = 96  # FER-2013 crops are 48 px; MTCNN needs more
@@ -295,7 +295,7 @@ def test_cli_batch_keeps_going_past_a_bad_video(plain_video, tmp_path, capsys):
     (src / "broken.mp4").write_bytes(b"\x00" * 100)
     rc = main(["video", str(src), "--out", str(tmp_path / "out"), "--fps", "2"])
     err = capsys.readouterr().err
-    assert rc == 2
+    assert rc == 1  # some inputs failed (2 is for usage errors)
     assert "broken.mp4" in err and "Traceback" not in err
     import pandas as pd
 
@@ -311,3 +311,166 @@ def test_cli_errors_without_traceback(tmp_path, capsys):
     assert main(["video", str(tmp_path / "*.mov"), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "not found" in err and "no files match" in err and "Traceback" not in err
+
+
+# --- hostile and unusual videos (issue 16, items 3, 4 and 11) ---------------------------------------
+
+def write_vfr_webm(path: Path, frames, gaps_ms) -> Path:
+    """A variable-frame-rate WebM as browsers record it (MediaRecorder): a 1 ms timebase and
+    irregular frame times; containers report the timebase as the frame rate (1000 fps)."""
+    import fractions
+
+    av = pytest.importorskip("av")
+    frames = list(frames)
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w", format="webm") as c:
+        stream = c.add_stream("libvpx", rate=1000)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.time_base = fractions.Fraction(1, 1000)
+        t = 0
+        for rgb, gap in zip(frames, gaps_ms):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = t, fractions.Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                c.mux(packet)
+            t += gap
+        for packet in stream.encode(None):
+            c.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="module")
+def vfr_video(tmp_path_factory, astronaut) -> tuple[Path, list[float]]:
+    """60 frames over ~2 s at irregular 25-41 ms intervals, the astronaut's face moving."""
+    face = cv2.resize(astronaut[20:220, 150:330], (90, 100))
+    gaps = [25, 33, 41, 34] * 15
+    frames = (paste(canvas(320, 240), face, 20 + 3 * i, 70) for i in range(60))
+    path = write_vfr_webm(tmp_path_factory.mktemp("vfr") / "browser.webm", frames, gaps)
+    return path, list(np.cumsum([0] + gaps[:-1]) / 1000.0)
+
+
+def test_variable_frame_rate_uses_each_frames_own_timestamp(vfr_video, recognizer):
+    """The hole: probe said fps=1000 and 1887 frames for this kind of file, the last frame's time
+    came out as 0.059 s, and the person was dropped as on screen for under 0.5 s."""
+    path, times = vfr_video
+    info = probe_video(path)
+    assert info.fps == pytest.approx(30, rel=0.25) and info.frame_count == pytest.approx(60, rel=0.25)
+    frames = list(iter_frames(path))
+    assert len(frames) == 60
+    assert [f.t for f in frames] == pytest.approx(times, abs=0.002)
+    assert [f.dt for f in frames[1:]] == pytest.approx(np.diff(times).tolist(), abs=0.002)
+    # A target rate samples evenly in time, not by index.
+    sampled = [f.t for f in iter_frames(path, fps=5)]
+    assert len(sampled) == 10 and np.diff(sampled) == pytest.approx([0.2] * 9, abs=0.045)
+    result = analyze_video(path, recognizer, AnalysisOptions(detect_every=1))
+    summary = summarize_video(result.timeline, path.name)
+    assert len(summary.people) == 1, summary
+    person = summary.people[0]
+    assert person.last_seen_s == pytest.approx(times[-1], abs=0.01)
+    assert person.seconds_on_screen == pytest.approx(times[-1] + 0.033, abs=0.1)
+    assert result.analysed_s == pytest.approx(times[-1] + 0.034, abs=0.05)
+
+
+def test_oversize_frames_are_refused_before_decoding(tmp_path, monkeypatch):
+    """The hole: an 8192x8192 WebM is hundreds of MB a frame; the size is refused from the header."""
+    path = write_video(tmp_path / "huge.avi", [np.zeros((2400, 4200, 3), np.uint8)] * 2, 5, "MJPG")
+    assert 4200 * 2400 > MAX_VIDEO_PIXELS
+    decoded = []
+    real_capture = cv2.VideoCapture
+
+    class Spy:  # the real capture, noting every call that decodes a frame
+        def __init__(self, *args):
+            self._cap = real_capture(*args)
+
+        def __getattr__(self, name):
+            if name in ("read", "grab", "retrieve"):
+                decoded.append(name)
+            return getattr(self._cap, name)
+
+    monkeypatch.setattr(cv2, "VideoCapture", Spy)
+    with pytest.raises(VideoError, match=r"huge.avi has 4200x2400 frames \(10 MP\); the limit is 8.8 MP"):
+        probe_video(path)
+    assert decoded == [], "no frame may be decoded"
+    with pytest.raises(VideoError, match="4200x2400"):
+        analyze_video(path, recognizer=None)
+    monkeypatch.undo()
+    assert probe_video(path, max_pixels=4200 * 2400).width == 4200  # the limit is a parameter
+
+
+def test_duration_cap_stops_the_analysis_and_says_so(plain_video, recognizer):
+    result = analyze_video(plain_video, recognizer, AnalysisOptions(max_duration_s=1.0, detect_every=3))
+    assert result.frames_analysed == 10 and result.stopped_at_cap and result.stopped_by == "max_duration_s"
+    assert result.analysed_s == pytest.approx(1.0, abs=0.01)
+    assert result.timeline["time_s"].max() < 1.0
+    whole = analyze_video(plain_video, recognizer, AnalysisOptions(max_duration_s=3.5, detect_every=3))
+    assert whole.frames_analysed == 30 and not whole.stopped_at_cap and whole.stopped_by == ""
+    with pytest.raises(ValueError, match="max duration"):
+        AnalysisOptions(max_duration_s=0)
+
+
+def _failing_reader(real, exc: Exception, after: int):
+    def reader(info, sampler):
+        for n, item in enumerate(real(info, sampler)):
+            if n == after:
+                raise exc
+            yield item
+    return reader
+
+
+def _decoder_errors():
+    import av
+
+    return [cv2.error("OpenCV(5.0.0) cvtColor: bad frame"),
+            av.error.FFmpegError(1094995529, "Invalid data found when processing input"),
+            OSError(5, "Input/output error")]
+
+
+@pytest.mark.parametrize("exc", _decoder_errors(), ids=["cv2.error", "FFmpegError", "OSError"])
+def test_decoder_errors_mid_stream_become_video_errors(plain_video, recognizer, monkeypatch, exc):
+    """The hole: cv2.error, PyAV errors and OSError mid-stream reached the page as tracebacks.
+    The fault is injected into the real reader after 4 real frames."""
+    import fer.video as video
+
+    monkeypatch.setattr(video, "_read_opencv", _failing_reader(video._read_opencv, exc, 4))
+    with pytest.raises(VideoError, match=r"astronaut.mp4: decoding failed after 4 frames \(" + type(exc).__name__):
+        analyze_video(plain_video, recognizer)
+
+
+def test_annotated_copy_on_an_unwritable_disk_is_a_video_error(plain_video, recognizer, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(VideoError):
+        analyze_video(plain_video, recognizer, annotate_to=blocker / "out" / "ann.mp4")
+
+
+def test_faces_per_frame_are_capped(tmp_path, recognizer, astronaut):
+    """Six faces a frame, max_faces=2: the two largest are analysed, in every frame."""
+    from fer.recognizer import EmotionRecognizer
+
+    sizes = [60, 70, 80, 90, 110, 130]
+    img = canvas(900, 200)
+    x = 10
+    for side in sizes:
+        paste(img, cv2.resize(astronaut[20:220, 150:330], (side, side)), x, 30)
+        x += side + 20
+    path = write_video(tmp_path / "crowd.mp4", [img] * 5, 5)
+    capped = EmotionRecognizer(detector=recognizer.detector, classifier=recognizer.classifier, max_faces=2)
+    everyone = recognizer.detect(img)
+    assert len(everyone) == 6
+    two_largest = sorted(f.box[2] - f.box[0] for f in everyone)[-2:]
+    df = analyze_video(path, capped, AnalysisOptions(detect_every=1)).timeline
+    assert df.groupby("frame").size().tolist() == [2] * 5
+    assert sorted(df[df.frame == 0].eval("x2 - x1")) == pytest.approx(two_largest, abs=3)
+
+
+def test_cli_caps_duration_and_faces(plain_video, tmp_path):
+    from fer.cli import main
+
+    rc = main(["video", str(plain_video), "--out", str(tmp_path), "--max-duration", "1", "--max-faces", "1"])
+    assert rc == 0
+    report = json.loads((tmp_path / "astronaut_summary.json").read_text())
+    assert report["analysis"]["frames_analysed"] == 10 and report["analysis"]["stopped_by"] == "max_duration_s"
+    assert report["analysis"]["max_faces"] == 1 and report["analysis"]["max_duration_s"] == 1.0
+    with pytest.raises(SystemExit) as usage:
+        main(["video", str(plain_video), "--out", str(tmp_path), "--max-faces", "0"])
+    assert usage.value.code == 2

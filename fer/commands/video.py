@@ -1,6 +1,7 @@
 """`python -m fer video IN`: emotion timelines and per-person summaries of video files.
 
-IN is a video file, a directory of videos or a glob ('interviews/*.mp4'). For each video
+IN is a video file, a directory of videos or a glob ('interviews/*.mp4'). Exit status: 0 when
+every video was analysed, 1 when some could not be, 2 for a usage error. For each video
 OUT gets <name>_timeline.csv (and .parquet with pyarrow), <name>_summary.json,
 <name>_timeline.png and, with --annotate, <name>_annotated.mp4; OUT/summary.csv has one row
 per video, so a batch of interviews gives one comparable table. The figures describe visible
@@ -88,7 +89,9 @@ def _analyse_one(path, stem: str, recognizer, args, options, config) -> dict:
                    "frame_count": info.frame_count, "codec": info.codec, "decoder": info.backend},
         "analysis": {"every": options.every, "fps": options.fps, "detect_every": options.detect_every,
                      "frames_analysed": result.frames_analysed, "stopped_at_cap": result.stopped_at_cap,
-                     "max_frames": options.max_frames, "elapsed_s": round(result.elapsed_s, 2),
+                     "stopped_by": result.stopped_by, "analysed_s": round(result.analysed_s, 3),
+                     "max_frames": options.max_frames, "max_duration_s": options.max_duration_s,
+                     "max_faces": recognizer.max_faces, "elapsed_s": round(result.elapsed_s, 2),
                      "frames_per_second": round(result.frames_per_second, 2),
                      "weights": recognizer.classifier.weights_path.name, "min_track_s": config.min_track_s},
         "summary": summary.to_dict(),
@@ -97,9 +100,12 @@ def _analyse_one(path, stem: str, recognizer, args, options, config) -> dict:
                   "annotated": result.annotated_path.name if result.annotated_path else None},
     }
     (out / f"{stem}_summary.json").write_text(json.dumps(report, indent=2) + "\n")
-    if result.stopped_at_cap:
+    if result.stopped_by == "max_frames":
         print(f"warning: {path.name}: stopped after {result.frames_analysed} analysed frames; "
               "raise --max-frames to analyse all of it")
+    elif result.stopped_by == "max_duration_s":
+        print(f"warning: {path.name}: only the first {options.max_duration_s:g} s were analysed; "
+              "raise --max-duration to analyse all of it")
     people = ", ".join(f"#{p.track_id} {p.seconds_on_screen:.1f}s {p.dominant}" for p in summary.people)
     people = people or "no one"
     print(f"{path.name}: {result.frames_analysed} frames at {result.frames_per_second:.1f} frames/s; "
@@ -118,7 +124,8 @@ def run(args) -> int:
 
     paths = find_videos(args.input)
     options = AnalysisOptions(every=args.every or 1, fps=args.fps, detect_every=args.detect_every,
-                              max_frames=args.max_frames, reid_gap_s=args.reid_gap)
+                              max_frames=args.max_frames, max_duration_s=args.max_duration,
+                              reid_gap_s=args.reid_gap)
     config = InsightConfig(min_track_s=args.min_track)
     from fer.recognizer import EmotionRecognizer
     from fer.weights import list_weights, weights_path
@@ -126,21 +133,22 @@ def run(args) -> int:
     weights = weights_path(args.weights) if args.weights else None
     if weights is not None and not weights.is_file():
         raise FileNotFoundError(f"weights not found: {args.weights} (shipped: {', '.join(list_weights())})")
-    recognizer = EmotionRecognizer(weights, min_face_size=args.min_face, detect_max_side=args.detect_side)
+    recognizer = EmotionRecognizer(weights, min_face_size=args.min_face, detect_max_side=args.detect_side,
+                                   max_faces=args.max_faces)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows, failed = [], 0
     for path, stem in zip(paths, _stems(paths)):
         try:
             rows.append(_analyse_one(path, stem, recognizer, args, options, config))
-        except VideoError as e:
+        except (VideoError, OSError) as e:  # one bad video (or a full disk) must not stop the batch
             failed += 1
             print(f"error: {e}", file=sys.stderr)
             rows.append({"video": path.name, "error": str(e)})
     table = pd.DataFrame(rows)
     table.to_csv(out / "summary.csv", index=False)
     print(f"wrote {out}/summary.csv ({len(rows) - failed} of {len(rows)} videos analysed)")
-    return 2 if failed else 0
+    return 1 if failed else 0  # 2 (usage errors) comes from fer.cli
 
 
 def _positive_int(s: str) -> int:
@@ -158,6 +166,9 @@ def _positive_float(s: str) -> float:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from fer.recognizer import DEFAULT_MAX_FACES
+    from fer.video import DEFAULT_MAX_DURATION_S
+
     p.add_argument("input", metavar="IN", help="a video file, a directory of videos, or a glob")
     p.add_argument("--out", default="fer_video_results", help="output directory (default: %(default)s)")
     rate = p.add_mutually_exclusive_group()
@@ -174,6 +185,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--annotate", action="store_true", help="also write an annotated video")
     p.add_argument("--max-frames", type=_positive_int, default=108_000, metavar="N",
                    help="stop after N analysed frames (default: %(default)s, one hour at 30 fps)")
+    p.add_argument("--max-duration", type=_positive_float, default=DEFAULT_MAX_DURATION_S, metavar="S",
+                   help="analyse at most the first S seconds of each video (default: %(default)g)")
+    p.add_argument("--max-faces", type=_positive_int, default=DEFAULT_MAX_FACES, metavar="N",
+                   help="analyse at most the N largest faces in each frame (default: %(default)s)")
     p.add_argument("--weights", metavar="W", help="weights name in weights/ or a .safetensors path")
     p.add_argument("--min-face", type=_positive_int, default=20, metavar="PX",
                    help="smallest face to detect, in pixels (default: %(default)s; larger is faster)")
