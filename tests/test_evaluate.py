@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import FER2013, FERPLUS, needs_fer2013, needs_ferplus
+from conftest import CLIPS, FER2013, FERPLUS, WILD, needs_clips, needs_fer2013, needs_ferplus, needs_wild
 from fer.evaluate import detect_layout, load_eval_data
 from fer.labels import FER2013_LABELS, FERPLUS_LABELS
 
@@ -78,3 +78,56 @@ def test_min_agreement_keeps_faces_with_a_clear_majority(tmp_path):
     (tmp_path / "folders" / "happy").mkdir(parents=True)
     with pytest.raises(ValueError, match="FER\\+ votes"):
         load_eval_data(tmp_path / "folders", "PrivateTest", FER2013_LABELS, min_agreement=0.5)
+
+
+def test_photos_without_a_face_count_as_wrong(tmp_path, astronaut):
+    """Through the detector, a photo where no face is found stays in n as a wrong answer."""
+    from PIL import Image
+
+    from fer.classifier import EmotionClassifier
+    from fer.detection import FaceDetector
+    from fer.evaluate import detecting_reader, evaluate
+
+    (tmp_path / "happy").mkdir()
+    (tmp_path / "sad").mkdir()
+    Image.fromarray(astronaut).save(tmp_path / "happy" / "astronaut.jpg")
+    Image.fromarray(np.full((200, 200, 3), 128, np.uint8)).save(tmp_path / "happy" / "wall.jpg")
+    Image.fromarray(np.full((200, 200, 3), 90, np.uint8)).save(tmp_path / "sad" / "wall.jpg")
+    clf = EmotionClassifier()
+    faces, layout = load_eval_data(tmp_path, "PrivateTest", clf.labels, detecting_reader(FaceDetector()))
+    assert layout == "class_folders" and len(faces) == 1 and len(faces.no_face) == 2
+    report, probs = evaluate(clf, faces)
+    assert report.n == 3 and probs.shape == (1, len(clf.labels))
+    assert report.no_prediction == {"happy": 1, "sad": 1}
+    assert report.per_class["sad"].recall == 0.0 and report.accuracy <= 1 / 3
+    assert sorted(report.extra["no_face"]) == ["happy/wall.jpg", "sad/wall.jpg"]
+
+
+@needs_wild
+def test_wild_photos_load_through_the_detector_layout():
+    from fer.evaluate import detect_layout
+
+    assert detect_layout(WILD) == "class_folders"
+    counts = {d.name: len(list(d.iterdir())) for d in WILD.iterdir() if d.is_dir()}
+    assert sum(counts.values()) == 1272  # shared/data/wild/README.md
+
+
+@needs_clips
+def test_uncertain_share_on_a_real_clip():
+    """The live path over a real clip: faces are found in most frames, and the share shown as
+    'uncertain' follows the threshold (none below 0, all below 1.01)."""
+    from fer.evaluate import uncertain_share
+    from fer.labels import UNCERTAIN_BELOW
+    from fer.pipeline import EmotionPipeline
+    from fer.recognizer import EmotionRecognizer
+    from fer.video import iter_frames
+
+    pipeline = EmotionPipeline(EmotionRecognizer())
+    clip = CLIPS / "fer_test_clip.mp4"
+    frames = list(iter_frames(clip, max_frames=40))
+    r = uncertain_share(pipeline, frames, UNCERTAIN_BELOW, clip.name)
+    assert r.frames == 40 and r.face_frames >= 30  # one person, face turned down but visible
+    assert 0.0 <= r.share <= 1.0 and 0.14 < r.median_confidence <= 1.0
+    assert uncertain_share(pipeline, frames, 0.0).uncertain == 0
+    assert uncertain_share(pipeline, frames, 1.01).share == 1.0
+    assert r.to_dict()["share"] == r.share
