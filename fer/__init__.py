@@ -9,7 +9,14 @@ Probabilities describe visible expressions, not feelings; see the model card for
 
 from __future__ import annotations
 
+import logging
+
 __version__ = "0.1.0"
+
+# The library reports through logging under "fer.*"; the application (CLI, app, API) decides
+# where it goes. Without a handler of its own, Python would print warnings from a library
+# that nobody configured, so this one swallows them until someone does.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 _EXPORTS = {
     "EmotionRecognizer": "fer.recognizer",

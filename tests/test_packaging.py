@@ -59,9 +59,9 @@ def test_requirements_txt_is_the_runtime_plus_the_app_extra():
     assert not set(declared) & {canonicalize_name(n) for n in TRAINING_ONLY}
 
 
-def test_dev_requirements_hold_the_train_api_and_dev_extras():
+def test_dev_requirements_hold_every_extra_but_the_app():
     extras = PYPROJECT["project"]["optional-dependencies"]
-    wanted = requirements(r for name in ("train", "api", "dev") for r in extras[name] if not r.startswith("fer-toolkit"))
+    wanted = requirements(r for name in ("train", "api", "ray", "dev") for r in extras[name] if not r.startswith("fer-toolkit"))
     dev = requirements((ROOT / "requirements-dev.txt").read_text().splitlines())
     assert "-r requirements.txt" in (ROOT / "requirements-dev.txt").read_text()
     assert {k: dev.get(k) for k in wanted} == wanted
