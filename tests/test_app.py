@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tempfile
 from unittest import mock
 
@@ -76,7 +77,12 @@ def test_corrupt_upload_shows_an_error_and_the_app_keeps_working(app, astronaut)
     upload(app, "broken.jpg", encode(astronaut, "JPEG")[:200], "image/jpeg")
     assert len(app.error) == 1 and "broken.jpg" in app.error[0].value
     upload(app, "notes.png", b"this is not an image", "image/png")
-    assert len(app.error) == 1 and "notes.png" in app.error[0].value
+    assert len(app.error) == 1
+    assert "notes.png is not an image in a format we can read" in app.error[0].value
+    assert "upload is not" not in app.error[0].value  # the file is named, not 'upload'
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n%%EOF\n"
+    upload(app, "x.png", eps, "image/png")  # EPS content named .png: never handed to Ghostscript
+    assert len(app.error) == 1 and "x.png is not an image in a format we can read" in app.error[0].value
     upload(app, "astronaut.jpg", encode(astronaut, "JPEG"), "image/jpeg")
     assert not app.error and len(app.dataframe[0].value) == 1
 
@@ -168,9 +174,15 @@ def test_video_tab_analyses_an_upload_and_offers_downloads(app, astronaut):
     app.run()
     app.button(key="video_go").click().run()
     assert not app.exception and not app.error, (app.exception, app.error)
-    assert any(s.value.startswith("20 frames analysed") for s in app.success)
+    # Video length and processing time are told apart (issue 13.5: 'Analysed 4.7 s' next to
+    # 'analysed in 4.8 s').
+    assert any(s.value.startswith("Processed 20 frames (2.0 s of video) in ") for s in app.success)
     metrics = {m.label: m.value for m in app.metric}
-    assert metrics["People"] == "1" and metrics["No face"] == "0%"
+    assert metrics["People"] == "1" and metrics["No face"] == "0%" and metrics["Video length"] == "2.0 s"
+    assert "Analysed" not in metrics
+    # Labels short enough for a quarter- or third-width column ('Model confide...', 'Expressi...').
+    assert max(len(m.label) for m in app.metric) <= 13, [m.label for m in app.metric]
+    assert not [d for c in app.columns for d in c.dataframe], "tables are full width, not in half columns"
     assert {b.label for b in app.get("download_button")} >= {"Download timeline (CSV)",
                                                                "Download summary (JSON)"}
 
@@ -182,3 +194,137 @@ def test_video_tab_reports_a_broken_upload(app):
     app.button(key="video_go").click().run()
     assert not app.exception
     assert len(app.error) == 1 and "broken.mp4" in app.error[0].value
+
+
+# --- issue 16 (hostile input) and 13.5 (photo tab) ---------------------------------------------------
+
+def test_a_tiny_image_is_called_too_small_not_faceless(app):
+    upload(app, "tiny.png", encode(np.full((10, 10, 3), 128, np.uint8), "PNG"), "image/png")
+    assert not app.error
+    warnings = [w.value for w in app.warning]
+    assert any("only 10x10 pixels: too small to find a face" in w for w in warnings), warnings
+    assert not any("lower the detection confidence" in w for w in warnings)
+
+
+def test_photo_summary_table_is_full_width(app, astronaut):
+    """Probability, Face score and Box were hidden behind a horizontal scroll in a 2/5 column."""
+    upload(app, "astronaut.jpg", encode(astronaut, "JPEG"), "image/jpeg")
+    summary = [d for d in app.dataframe if "Face score" in d.value.columns]
+    assert len(summary) == 1 and list(summary[0].value.columns)[3:] == ["Probability", "Face score",
+                                                                        "Box (x1, y1, x2, y2)"]
+    in_columns = [d for c in app.columns for d in c.dataframe if "Face score" in d.value.columns]
+    assert in_columns == []
+
+
+def test_max_faces_caps_a_crowd_photo(app, astronaut):
+    """Two faces, at most one analysed: the larger one, and the page says how many were found."""
+    import cv2
+
+    small = cv2.resize(astronaut, (256, 256))
+    crowd = np.full((512, 800, 3), 128, np.uint8)
+    crowd[:, :512] = astronaut
+    crowd[128:384, 540:796] = small
+    app.sidebar.slider(key="max_faces").set_value(1)
+    app.run()
+    upload(app, "crowd.png", encode(crowd, "PNG"), "image/png")
+    table = [d for d in app.dataframe if "Face score" in d.value.columns][0].value
+    assert len(table) == 1
+    assert int(table["Box (x1, y1, x2, y2)"].iloc[0].split(", ")[0]) < 512  # the larger face
+    assert any("2 faces were found; the 1 largest are analysed" in i.value for i in app.info)
+    assert [e.label.split(":")[0] for e in app.expander if e.label.startswith("Face")] == ["Face 1"]
+
+
+def test_model_cache_is_keyed_on_the_model_only_and_bounded():
+    """The hole: every new confidence / face-size value loaded another detector and classifier
+    and kept them forever."""
+    import gc
+    import weakref
+
+    from fer.app.resources import MAX_RECOGNIZERS, get_recognizer
+
+    a = get_recognizer(AppSettings(min_score=0.9, min_face_size=40))
+    b = get_recognizer(AppSettings(min_score=0.8, min_face_size=60, max_faces=5))
+    assert a.classifier is b.classifier and a.detector.mtcnn is b.detector.mtcnn  # loaded once
+    assert (a.detector.config.min_score, b.detector.config.min_score) == (0.9, 0.8)
+    assert (a.detector.config.min_face_size, b.detector.config.min_face_size) == (40, 60)
+    assert b.max_faces == 5
+    assert get_recognizer(AppSettings(min_score=0.9, min_face_size=40)) is a  # same settings, same object
+    refs = [weakref.ref(get_recognizer(AppSettings(min_score=0.5 + i / 100))) for i in range(3 * MAX_RECOGNIZERS)]
+    gc.collect()
+    assert sum(r() is not None for r in refs) <= MAX_RECOGNIZERS
+    assert all(r().classifier is a.classifier for r in refs if r() is not None)
+
+
+def _go(app, name: str, data: bytes):
+    app.file_uploader(key="video_upload").set_value((name, data, "video/mp4"))
+    app.run()
+    app.button(key="video_go").click().run()
+    assert not app.exception, app.exception
+
+
+@pytest.mark.parametrize("exc", ["cv2.error", "FFmpegError", "OSError", "RuntimeError"])
+def test_video_errors_mid_analysis_are_messages_and_the_app_keeps_working(app, astronaut, monkeypatch, exc):
+    """cv2.error, PyAV errors and OSError during a video analysis (injected into the real decoder
+    after 3 frames), and any other failure, reach the page as a message, not a traceback."""
+    import av
+    import cv2
+
+    import fer.video as video
+
+    error = {"cv2.error": cv2.error("bad frame"), "FFmpegError": av.error.FFmpegError(5, "I/O error"),
+             "OSError": OSError(5, "Input/output error"), "RuntimeError": RuntimeError("model failed")}[exc]
+    real = video._read_opencv
+
+    def failing(info, sampler):
+        for n, item in enumerate(real(info, sampler)):
+            if n == 3:
+                raise error
+            yield item
+
+    monkeypatch.setattr(video, "_read_opencv", failing)
+    clip = _astronaut_video(astronaut)
+    _go(app, "interview.mp4", clip)
+    assert len(app.error) == 1 and "Could not analyse interview.mp4" in app.error[0].value, app.error
+    monkeypatch.setattr(video, "_read_opencv", real)
+    _go(app, "again.mp4", clip)
+    assert not app.error and any(s.value.startswith("Processed 20 frames") for s in app.success)
+
+
+def test_a_full_or_missing_temp_folder_is_a_message(app, astronaut, monkeypatch, tmp_path):
+    clip = _astronaut_video(astronaut)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))  # mkstemp fails: no such folder
+    _go(app, "interview.mp4", clip)
+    assert len(app.error) == 1 and "no room to store the upload" in app.error[0].value
+
+
+def test_a_full_disk_while_writing_the_upload_is_a_video_error(recognizer, monkeypatch):
+    from fer.app import video_tab
+    from fer.video import AnalysisOptions, VideoError
+
+    real_fdopen = video_tab.os.fdopen
+    monkeypatch.setattr(video_tab.os, "fdopen", lambda fd, mode: real_fdopen(os.open("/dev/full", os.O_WRONLY), mode)
+                        if os.close(fd) is None else None)
+    with pytest.raises(VideoError, match="no room to store the upload .*No space left on device"):
+        video_tab.analyse_upload(b"x" * 100_000, "a.mp4", recognizer, AnalysisOptions())
+
+
+def test_stale_uploads_of_killed_processes_are_swept(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from fer.app.video_tab import STALE_AFTER_S, UPLOAD_PREFIX, sweep_stale_uploads
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    killed = tmp_path / f"{UPLOAD_PREFIX}{dead}_abc.mp4"
+    mine = tmp_path / f"{UPLOAD_PREFIX}{os.getpid()}_def.mp4"
+    old_style = tmp_path / f"{UPLOAD_PREFIX}ghi.mp4"
+    recent_old_style = tmp_path / f"{UPLOAD_PREFIX}jkl.mp4"
+    other = tmp_path / "someone_elses.mp4"
+    for p in (killed, mine, old_style, recent_old_style, other):
+        p.write_bytes(b"x")
+    past = time.time() - STALE_AFTER_S - 60
+    os.utime(old_style, (past, past))
+    assert sweep_stale_uploads(tmp_path) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, recent_old_style.name, other.name])

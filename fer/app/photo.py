@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -18,9 +19,10 @@ from fer.app.sidebar import AppSettings
 from fer.explain import grad_cam, overlay
 from fer.imageio import ImageError, load_image
 from fer.labels import display_name
-from fer.recognizer import EmotionRecognizer
+from fer.recognizer import EmotionRecognizer, largest_faces
 from fer.results import FaceEmotion
 
+log = logging.getLogger(__name__)
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp"]
 
 
@@ -30,20 +32,23 @@ class PhotoAnalysis:
     image: np.ndarray  # RGB, annotated
     faces: list[FaceEmotion]  # numbered 1..n left to right (track_id), matching the drawing
     source: np.ndarray  # RGB as decoded, for explanations
+    faces_found: int = 0  # before the `max_faces` cap: more than len(faces) when some were left out
+    too_small: bool = False  # the image is too small for any face to be found in it
 
 
 def analyze_photo(recognizer: EmotionRecognizer, data: bytes, name: str,
                   settings: AppSettings) -> PhotoAnalysis:
     """Decode, analyse and draw; raises `ImageError` for anything that is not a usable image."""
-    rgb = load_image(data)
+    rgb = load_image(data, name=name)
+    found = recognizer.detector.detect(rgb)
     # A photo is analysed once: the most accurate test-time augmentation is worth its ~5 ms a face.
-    faces = sorted(recognizer.analyze(rgb, tta="flip_zoom"), key=lambda f: f.box[0])
-    faces = [replace(f, track_id=i) for i, f in enumerate(faces, 1)]
+    faces = recognizer.classify(rgb, largest_faces(found, recognizer.max_faces), tta="flip_zoom")
+    faces = [replace(f, track_id=i) for i, f in enumerate(sorted(faces, key=lambda f: f.box[0]), 1)]
     scene = rgb.copy()
     EmotionAnnotator(uncertain_below=settings.uncertain_below).annotate(scene, faces)
     if settings.show_landmarks:
         draw_landmarks(scene, faces)
-    return PhotoAnalysis(name, scene, faces, rgb)
+    return PhotoAnalysis(name, scene, faces, rgb, len(found), recognizer.too_small(rgb))
 
 
 def explain_face(recognizer: EmotionRecognizer, analysis: PhotoAnalysis, face: FaceEmotion,
@@ -52,6 +57,11 @@ def explain_face(recognizer: EmotionRecognizer, analysis: PhotoAnalysis, face: F
     crop = align_faces(analysis.source, [face.face], recognizer.classifier.input_size)[0]
     cam = grad_cam(recognizer.classifier, crop, target)
     return overlay(crop, cam.heatmap), cam.target
+
+
+# Shown full width with these widths, so that no column hides behind a horizontal scroll.
+SUMMARY_COLUMNS = {"Face": "small", "Emotion": "small", "Top emotion": "small", "Probability": "small",
+                   "Face score": "small", "Box (x1, y1, x2, y2)": "medium"}
 
 
 def summary_table(faces: list[FaceEmotion], uncertain_below: float) -> pd.DataFrame:
@@ -63,8 +73,17 @@ def summary_table(faces: list[FaceEmotion], uncertain_below: float) -> pd.DataFr
         "Probability": round(f.confidence, 3),
         "Face score": round(f.score, 3),
         "Box (x1, y1, x2, y2)": ", ".join(f"{v:.0f}" for v in f.box),
-    } for f in faces], columns=["Face", "Emotion", "Top emotion", "Probability", "Face score",
-                                "Box (x1, y1, x2, y2)"])
+    } for f in faces], columns=list(SUMMARY_COLUMNS))
+
+
+def no_face_message(analysis: PhotoAnalysis, settings: AppSettings) -> str:
+    """Why nothing was found, in words that point at the cause."""
+    h, w = analysis.source.shape[:2]
+    if analysis.too_small:
+        return (f"This image is only {w}x{h} pixels: too small to find a face in. Use a larger photo "
+                f"(faces of at least {settings.min_face_size} px, the sidebar's minimum face size).")
+    return ("No face found in this image. Try a larger, frontal, well-lit face, "
+            "or lower the detection confidence / minimum face size in the sidebar.")
 
 
 def probability_table(face: FaceEmotion) -> pd.DataFrame:
@@ -96,19 +115,26 @@ def render_photo_tab(settings: AppSettings) -> None:
         with st.spinner("Finding faces..."):
             analysis = analyze_photo(get_recognizer(settings), data, name, settings)
     except ImageError as e:
-        st.error(f"Could not read {name}: {e}")
+        st.error(f"Could not use this photo: {e}")
+        return
+    except Exception as e:  # OpenCV, ONNX Runtime, memory: a message, never a traceback on the page
+        log.exception("photo analysis failed for %s", name)
+        st.error(f"Could not analyse {name}: {type(e).__name__}: {e}")
         return
     left, right = st.columns([3, 2])
     left.image(analysis.image, caption=name, width="stretch")
     with right:
         if not analysis.faces:
-            st.warning("No face found in this image. Try a larger, frontal, well-lit face, "
-                       "or lower the detection confidence / minimum face size in the sidebar.")
+            st.warning(no_face_message(analysis, settings))
             return
         st.subheader(f"{len(analysis.faces)} face{'s' if len(analysis.faces) != 1 else ''} found")
-        st.dataframe(summary_table(analysis.faces, settings.uncertain_below), hide_index=True)
+        if analysis.faces_found > len(analysis.faces):
+            st.info(f"{analysis.faces_found} faces were found; the {len(analysis.faces)} largest are "
+                    "analysed (sidebar: Most faces per image).")
         st.download_button("Download JSON", to_json(analysis, settings),
                            file_name=name.rsplit(".", 1)[0] + "_emotions.json", mime="application/json")
+    st.dataframe(summary_table(analysis.faces, settings.uncertain_below), hide_index=True, width="stretch",
+                 column_config={k: st.column_config.Column(k, width=w) for k, w in SUMMARY_COLUMNS.items()})
     show_cam = st.toggle("Show Grad-CAM heat maps (where the evidence for an emotion was)",
                          key="show_cam")
     for face in analysis.faces:

@@ -8,6 +8,7 @@ import streamlit as st
 
 from fer.labels import DATASET_NAMES, UNCERTAIN_BELOW, dataset_of
 from fer.pipeline import PipelineConfig
+from fer.recognizer import DEFAULT_MAX_FACES
 from fer.weights import DEFAULT_WEIGHTS, ModelCard, card_path, list_weights, weights_path
 
 
@@ -22,6 +23,7 @@ class AppSettings:
     detect_every: int = 3  # run the face detector on every k-th frame, track in between
     show_landmarks: bool = False
     uncertain_below: float = UNCERTAIN_BELOW  # show 'Uncertain' when the top probability is lower
+    max_faces: int = DEFAULT_MAX_FACES  # faces analysed per photo or frame, the largest first
 
     def pipeline_config(self) -> PipelineConfig:
         return PipelineConfig(detect_every=self.detect_every, half_life_s=self.half_life_s,
@@ -58,6 +60,9 @@ def render_sidebar() -> AppSettings:
                               help="Lower finds more faces, and more false ones.")
         min_face_size = st.slider("Minimum face size (px)", 20, 400, d.min_face_size, 10,
                                   key="min_face_size")
+        max_faces = st.slider("Most faces per image", 1, 100, d.max_faces, key="max_faces",
+                              help="Only the largest faces are analysed; a crowd photo would "
+                                   "otherwise cost seconds and hundreds of panels.")
         detect_every = st.slider("Detect faces every k frames", 1, 10, d.detect_every, key="detect_every",
                                  help="Between detections faces are tracked and only classified, "
                                       "which keeps the video live on a slow CPU.")
@@ -70,4 +75,5 @@ def render_sidebar() -> AppSettings:
         show_landmarks = st.checkbox("Show landmarks", d.show_landmarks, key="show_landmarks")
     return AppSettings(weights=weights, min_score=float(min_score), min_face_size=int(min_face_size),
                        half_life_s=float(half_life_s), detect_every=int(detect_every),
-                       show_landmarks=bool(show_landmarks), uncertain_below=float(uncertain_below))
+                       show_landmarks=bool(show_landmarks), uncertain_below=float(uncertain_below),
+                       max_faces=int(max_faces))
