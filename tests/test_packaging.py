@@ -168,6 +168,7 @@ def test_python_m_fer_analyzes_a_video(venv, tmp_path):
     r = run([venv / "bin" / "python", "-m", "fer", "video", CLIP, "--out", out], cwd=tmp_path, env=clean_env(venv))
     assert r.returncode == 0, r.stdout + r.stderr
     summary = json.loads((out / f"{CLIP.stem}_summary.json").read_text())
+    assert "schema_version" in summary  # every JSON the commands write says which shape it has
     assert summary["analysis"]["frames_analysed"] > 0
     assert summary["summary"]["people"], "the clip shows one person"
     assert (out / "summary.csv").is_file() and (out / f"{CLIP.stem}_timeline.png").stat().st_size > 1000
