@@ -14,7 +14,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+# Installed from the wheel, the weights are package data (fer/_weights, see pyproject.toml);
+# in a source checkout they are the repository's weights/ folder.
+_PACKAGED = Path(__file__).resolve().parent / "_weights"
+WEIGHTS_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parent.parent / "weights"
 
 # The weights `EmotionRecognizer()` loads when none are named.
 DEFAULT_WEIGHTS = "fer2013_resnet_m"
