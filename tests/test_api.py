@@ -19,9 +19,9 @@ from tests.conftest import DATA
 pytest.importorskip("fastapi", reason="the api extra (fastapi, uvicorn, python-multipart) is not installed")
 httpx = pytest.importorskip("httpx", reason="httpx is not installed")
 
-from fer.api import ApiSettings, create_app  # noqa: E402
-from fer.api.resources import Models  # noqa: E402
-from fer.api.server import LocalServer  # noqa: E402
+from fer.api import ApiSettings, create_app
+from fer.api.resources import Models
+from fer.api.server import LocalServer
 
 CLIP = DATA / "clips" / "fer_test_clip.mp4"
 needs_clip = pytest.mark.skipif(not CLIP.is_file(), reason=f"real clip not found at {CLIP} (see README: Data)")
@@ -139,7 +139,7 @@ def test_analyze_options_change_the_answer(api, astronaut):
     two[:, :512] = astronaut
     two[:256, 512:] = np.asarray(Image.fromarray(astronaut).resize((256, 256)))
     body = png(two)
-    faces = lambda r: r.json()["images"][0]["faces"]  # noqa: E731
+    faces = lambda r: r.json()["images"][0]["faces"]
     both = api.post("/v1/analyze", content=body, params={"tta": "none"})
     assert len(faces(both)) == 2, both.text
     one = api.post("/v1/analyze", content=body, params={"tta": "none", "max_faces": 1})

@@ -104,7 +104,7 @@ def test_ray_engine_on_a_local_two_cpu_instance(reference, tmp_path):
         pytest.skip(f"Ray could not start here: {type(e).__name__}: {e}")
     try:
         assert ray.cluster_resources().get("CPU") == 2
-        inp, refs = reference
+        _, refs = reference
         small = make_input(tmp_path / "in", {"one.mp4": ONE_FACE, "one_again.mp4": ONE_FACE})
         report = run_batch(small, tmp_path / "out", video_options(), engine="ray", workers=2)
     finally:

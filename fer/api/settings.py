@@ -48,7 +48,7 @@ class ApiSettings:
         return self.max_concurrent or default_concurrency()
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "ApiSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
         """FER_API_KEYS (comma-separated) and FER_API_<FIELD> for every other field."""
         env = os.environ if env is None else env
         kw: dict = {}

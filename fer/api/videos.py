@@ -98,9 +98,9 @@ def analyse(req: VideoRequest, store: JobStore, models) -> None:
     recognizer = models.recognizer(req.model, req.min_face_size, detect_max_side=320)  # `fer video`'s default
 
     def progress(done: int, total: int | None) -> None:
-        if done % PROGRESS_EVERY == 0 or done == total:
-            if store.update(req.job_id, frames_done=done, frames_total=total) is None:
-                raise JobCancelled
+        due = done % PROGRESS_EVERY == 0 or done == total
+        if due and store.update(req.job_id, frames_done=done, frames_total=total) is None:
+            raise JobCancelled
 
     options = AnalysisOptions(detect_every=req.detect_every, max_frames=req.max_frames)
     result = analyze_video(req.path, recognizer, options, progress=progress)
