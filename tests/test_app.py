@@ -194,6 +194,8 @@ def test_video_tab_reports_a_broken_upload(app):
     app.button(key="video_go").click().run()
     assert not app.exception
     assert len(app.error) == 1 and "broken.mp4" in app.error[0].value
+    # The user's file name, not the temporary file's, in the message.
+    assert "broken.mp4 is not a readable video" in app.error[0].value and "fer_upload_" not in app.error[0].value
 
 
 # --- issue 16 (hostile input) and 13.5 (photo tab) ---------------------------------------------------
@@ -328,3 +330,11 @@ def test_stale_uploads_of_killed_processes_are_swept(tmp_path):
     os.utime(old_style, (past, past))
     assert sweep_stale_uploads(tmp_path) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, recent_old_style.name, other.name])
+
+
+def test_upload_size_limit_is_configured():
+    """SECURITY.md states the app's upload limit; this is where Streamlit reads it."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == 200

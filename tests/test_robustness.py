@@ -261,3 +261,30 @@ def test_cli_usage_errors_are_messages_not_tracebacks(files):
     assert proc.returncode == 2
     assert "error:" in proc.stderr and "no_such_model" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# ---------------------------------------------------------------------------------- crowds
+
+
+def test_a_crowd_photo_is_capped_to_its_largest_faces(recognizer):
+    """36 real faces (scikit-image's LFW subset) of two sizes: `max_faces` (default 20) bounds the
+    classifier work, and the faces kept are the larger ones, still left to right."""
+    from skimage import data
+
+    from fer.recognizer import DEFAULT_MAX_FACES
+
+    lfw = (data.lfw_subset()[:36] * 255).astype(np.uint8)
+    grid = np.full((6 * 100, 6 * 100), 128, np.uint8)
+    for i, face in enumerate(lfw):
+        y, x = divmod(i, 6)
+        side = 90 if i % 2 else 64  # every other face larger
+        grid[y * 100 + 5:y * 100 + 5 + side, x * 100 + 5:x * 100 + 5 + side] = cv2.resize(face, (side, side))
+    rgb = np.repeat(grid[..., None], 3, 2)
+    everyone = recognizer.detector.detect(rgb)
+    assert len(everyone) > DEFAULT_MAX_FACES, len(everyone)
+    faces = recognizer.analyze(rgb)
+    assert len(faces) == DEFAULT_MAX_FACES
+    widths = sorted((f.box[2] - f.box[0] for f in everyone), reverse=True)
+    assert min(f.box[2] - f.box[0] for f in faces) >= widths[DEFAULT_MAX_FACES - 1] - 1e-3
+    order = [(f.box[0], f.box[1]) for f in faces]
+    assert order == sorted(order)  # the detector's left-to-right order is kept

@@ -104,7 +104,10 @@ def analyse_upload(data: bytes, name: str, recognizer, options: AnalysisOptions,
                 f.write(data)
         except OSError as e:
             raise VideoError(f"there is no room to store the upload for analysis ({e.strerror or e})") from None
-        analysis = analyze_video(tmp, recognizer, options, progress=progress)
+        try:
+            analysis = analyze_video(tmp, recognizer, options, progress=progress)
+        except VideoError as e:  # the message names the temporary file; the user knows their own
+            raise VideoError(str(e).replace(Path(tmp).name, name)) from None
     finally:
         Path(tmp).unlink(missing_ok=True)
     return VideoReport(name, analysis, summarize_video(analysis.timeline, name))
