@@ -117,7 +117,8 @@ class EmotionVideoProcessor(VideoProcessorBase):
         self.holder.put(snap)
         if faces:
             self._drawn.append({"seq": result.seq, "faces": [
-                {"id": f.track_id, "shown": f.shown_label(self.view.uncertain_below),
+                {"id": f.track_id, "box": [round(float(v)) for v in f.box],
+                 "shown": f.shown_label(self.view.uncertain_below),
                  "confidence": f.confidence} for f in faces]})
         self._last_shape = rgb.shape
         if self.counter_path is not None and self.sent % REPORT_EVERY == 0:
