@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 
 HELP = "analyse videos: emotion timeline, per-person summary, plots"
+# Shape of <name>_summary.json: bump when a key is renamed, removed or changes meaning.
+SUMMARY_SCHEMA_VERSION = 1
 
 NOTE = ("Signals about visible facial expressions, for a human reviewer. They do not measure feelings, "
         "honesty or suitability and must not be used on their own to decide about people.")
@@ -83,6 +85,7 @@ def _analyse_one(path, stem: str, recognizer, args, options, config) -> dict:
                             [p.track_id for p in summary.people],
                             title=path.name)
     report = {
+        "schema_version": SUMMARY_SCHEMA_VERSION,
         "video": str(path),
         "note": NOTE,
         "source": {"width": info.width, "height": info.height, "fps": round(info.fps, 3),
