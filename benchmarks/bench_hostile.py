@@ -346,7 +346,7 @@ def api_handler(client):
             r = client.post("/v1/videos", files=files)
             if r.status_code != 202:
                 return _api_answer(r)
-            job = r.json()["id"] if "id" in r.json() else r.json()["job_id"]
+            job = r.json()["id"]
             deadline = time.perf_counter() + 2 * TIME_LIMIT_S
             while time.perf_counter() < deadline:
                 status = client.get(f"/v1/videos/{job}").json()
@@ -364,7 +364,8 @@ def _api_answer(r):
     if r.status_code >= 500:
         return "CRASH", f"HTTP {r.status_code}: {r.text[:200]}"
     if r.status_code >= 400:
-        return "refused", f"HTTP {r.status_code}: {r.json().get('error', r.text)[:200]}"
+        error = r.json().get("error", {})
+        return "refused", f"HTTP {r.status_code}: {error.get('message', r.text) if isinstance(error, dict) else error}"
     body = r.json()
     return "ok", f"HTTP {r.status_code}: {sum(len(i.get('faces', [])) for i in body.get('images', []))} faces"
 
