@@ -8,6 +8,7 @@ run needs no worker processes. Checkpoints are written every epoch; `resume=True
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sys
 import time
@@ -23,6 +24,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from fer.data.datasets import FaceArrays
 from fer.models import create_model, get_spec
 from fer.weights import ModelCard
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -259,8 +262,8 @@ def train(cfg: TrainConfig, train_set: FaceArrays, val_set: FaceArrays, out_dir:
         (out_dir / "history.json").write_text(json.dumps({"config": asdict(cfg), "best": best,
                                                           "history": history}, indent=1))
         if progress:
-            print(f"epoch {epoch + 1}/{cfg.epochs} loss {rec['train_loss']:.3f} val_acc {val_acc:.4f} "
-                  f"best {best['val_acc']:.4f} ({rec['seconds']:.1f}s)", flush=True)
+            log.info("epoch %d/%d loss %.3f val_acc %.4f best %.4f (%.1fs)", epoch + 1, cfg.epochs,
+                     rec["train_loss"], val_acc, best["val_acc"], rec["seconds"])
     return {"config": asdict(cfg), "best": best, "history": history}
 
 

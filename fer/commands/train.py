@@ -48,6 +48,10 @@ def run(args) -> int:
         fit = int(max(1, (args.time_budget - (time.time() - t0)) * 0.92 // per_epoch))
         print(f"~{per_epoch:.1f}s per epoch: {min(fit, cfg.epochs)} epochs fit the budget", flush=True)
         cfg.epochs = min(fit, cfg.epochs)
+    if not args.quiet:  # the per-epoch lines are fer.train's log; show them unless asked not to
+        import logging
+
+        logging.getLogger("fer.train").setLevel(logging.INFO)
     result = train(cfg, train_set, val_set, args.out, resume=args.resume, progress=not args.quiet,
                    stop_after=args.stop_after)
     print(json.dumps(result["best"]))
