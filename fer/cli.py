@@ -158,6 +158,9 @@ def _main(argv: list[str], prog: str | None) -> int:
     except (ValueError, FileNotFoundError) as e:  # user errors (ImageError, VideoError...): a message
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `fer analyze *.jpg | head`: the reader left; stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return EXIT_FAILED
     except OSError as e:  # a disk full, a folder we may not write: the run failed, not the usage
         print(f"error: {e}", file=sys.stderr)
         return EXIT_FAILED
