@@ -122,7 +122,7 @@ def _check_size(im: Image.Image, name: str, max_pixels: int, max_bytes: int) -> 
 def _orientation(im: Image.Image) -> int:
     try:
         return int(im.getexif().get(0x0112, 1))
-    except Exception:  # a broken EXIF block should not cost the user the photo
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not cost the user the photo
         return 1
 
 

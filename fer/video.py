@@ -214,7 +214,7 @@ def _probe_pyav(path: Path, max_pixels: int) -> VideoInfo:
                     break
         except VideoError:
             raise
-        except Exception:
+        except (av.error.FFmpegError, OSError, ValueError):  # no decodable frame: said below
             pass
         if not frames:
             raise VideoError(f"{path.name} has a video stream but no decodable frame (truncated or corrupt)")
@@ -237,7 +237,7 @@ def probe_video(path: str | Path, max_pixels: int = MAX_VIDEO_PIXELS) -> VideoIn
         raise
     except MemoryError:
         raise VideoError(f"{path.name} needs more memory to decode than this machine has free") from None
-    except Exception as e:  # cv2.error, PyAV errors: the decoder gave up on this file
+    except Exception as e:  # noqa: BLE001 - cv2.error, PyAV errors: the decoder gave up on this file
         raise VideoError(f"{path.name} could not be decoded ({type(e).__name__}: {e})") from None
     return check_frame_rate(info)
 
@@ -328,7 +328,7 @@ def iter_frames(video: str | Path | VideoInfo, every: int = 1, fps: float | None
             raise
         except MemoryError:
             raise VideoError(f"{info.path.name}: out of memory while decoding frame {n}") from None
-        except Exception as e:  # cv2.error, av.error.FFmpegError, OSError from the file
+        except Exception as e:  # noqa: BLE001 - cv2.error, av.error.FFmpegError, OSError from the file
             raise VideoError(f"{info.path.name}: decoding failed after {n} frames "
                              f"({type(e).__name__}: {e})") from None
         if item is None:

@@ -229,7 +229,7 @@ def test_max_faces_caps_a_crowd_photo(app, astronaut):
     app.sidebar.slider(key="max_faces").set_value(1)
     app.run()
     upload(app, "crowd.png", encode(crowd, "PNG"), "image/png")
-    table = [d for d in app.dataframe if "Face score" in d.value.columns][0].value
+    table = next(d for d in app.dataframe if "Face score" in d.value.columns).value
     assert len(table) == 1
     assert int(table["Box (x1, y1, x2, y2)"].iloc[0].split(", ")[0]) < 512  # the larger face
     assert any("2 faces were found; the 1 largest are analysed" in i.value for i in app.info)
@@ -271,7 +271,7 @@ def test_video_errors_mid_analysis_are_messages_and_the_app_keeps_working(app, a
     import av
     import cv2
 
-    import fer.video as video
+    from fer import video
 
     error = {"cv2.error": cv2.error("bad frame"), "FFmpegError": av.error.FFmpegError(5, "I/O error"),
              "OSError": OSError(5, "Input/output error"), "RuntimeError": RuntimeError("model failed")}[exc]

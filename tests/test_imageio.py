@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import EpsImagePlugin, Image
 
-from fer.imageio import (FORMATS, MAX_DECODE_BYTES, MAX_PIXELS, ImageError, decode_bytes, load_image)
+from fer.imageio import FORMATS, MAX_DECODE_BYTES, MAX_PIXELS, ImageError, decode_bytes, load_image
 
 NOT_READABLE = r"is not an image in a format we can read \(JPEG, PNG, WebP, BMP, TIFF, GIF\)"
 

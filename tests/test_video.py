@@ -13,8 +13,17 @@ import numpy as np
 import pytest
 
 from fer.insights import summarize_video
-from fer.video import (MAX_VIDEO_PIXELS, AnalysisOptions, FrameSampler, VideoError, analyze_video,
-                       check_frame_rate, iter_frames, iter_video_analysis, probe_video)
+from fer.video import (
+    MAX_VIDEO_PIXELS,
+    AnalysisOptions,
+    FrameSampler,
+    VideoError,
+    analyze_video,
+    check_frame_rate,
+    iter_frames,
+    iter_video_analysis,
+    probe_video,
+)
 from tests.conftest import FER2013, needs_fer2013
 
 FACE = 96  # FER-2013 crops are 48 px; MTCNN needs more
@@ -429,7 +438,7 @@ def _decoder_errors():
 def test_decoder_errors_mid_stream_become_video_errors(plain_video, recognizer, monkeypatch, exc):
     """The hole: cv2.error, PyAV errors and OSError mid-stream reached the page as tracebacks.
     The fault is injected into the real reader after 4 real frames."""
-    import fer.video as video
+    from fer import video
 
     monkeypatch.setattr(video, "_read_opencv", _failing_reader(video._read_opencv, exc, 4))
     with pytest.raises(VideoError, match=r"astronaut.mp4: decoding failed after 4 frames \(" + type(exc).__name__):
