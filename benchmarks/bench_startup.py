@@ -16,8 +16,9 @@
      "cold process"), and the same split into import / model load / first analysis in-process;
    - resident memory (VmRSS): idle after the imports, with both models (MTCNN + classifier)
      loaded and warmed up, and the peak while streaming frames of a real clip through the live
-     pipeline (`EmotionPipeline`, detection every 3rd frame); plus the app page in AppTest after a
-     photo upload.
+     pipeline (`EmotionPipeline`, detection every 3rd frame); the app page in AppTest after a
+     photo upload; and the app's live path as it runs, a worker process per webcam stream
+     (`fer.live.worker`) fed real frames at ~30 fps, its peak resident memory sampled.
 `--before REF` extracts REF with `git archive` into /tmp and runs the same probes on it with
 the dev venv's Python (it has torch), so "before" figures come from the same machine and run.
 The issue's own "today" figures are kept in the JSON as `issue_before` for reference.
@@ -101,6 +102,40 @@ with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value
     at.run()
 print("@@" + json.dumps({"rss_app_page_photo_mb": rss_mb(), "exception": bool(at.exception),
                          "torch_loaded": "torch" in sys.modules}))
+"""
+
+# The app's live path: each webcam stream is analysed by a worker process of its own
+# (fer.live.worker); stream real frames at ~30 fps and sample both processes' memory.
+LIVE_PROBE = r"""
+import json, sys, time
+import cv2
+
+def rss_mb(pid="self"):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+
+from fer.live.worker import AnalyserSpec, AnalysisWorker
+from fer.weights import DEFAULT_WEIGHTS
+cap, frames = cv2.VideoCapture(sys.argv[1]), []
+while len(frames) < 300:
+    ok, bgr = cap.read()
+    if not ok:
+        break
+    frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+worker = AnalysisWorker(AnalyserSpec(weights=DEFAULT_WEIGHTS))
+pid = worker._proc.pid  # the worker process (a benchmark may look inside)
+ready = rss_mb(pid)
+peak, results, t0 = 0.0, 0, time.perf_counter()
+for i in range(int(sys.argv[2])):
+    worker.submit(frames[i % len(frames)], time.monotonic())
+    time.sleep(1 / 30)
+    peak = max(peak, rss_mb(pid))
+analysed = worker.latest.seq if worker.latest else 0
+out = {"rss_live_worker_ready_mb": ready, "rss_live_worker_peak_mb": peak, "rss_live_server_mb": rss_mb(),
+       "live_frames_sent": int(sys.argv[2]), "live_last_analysed_seq": analysed}
+worker.close()
+print("@@" + json.dumps(out))
 """
 
 
@@ -204,6 +239,12 @@ def measure(python: str, tree: Path, photo: Path, runs: int, frames: int, app: b
             out.update(probe(python, tree, env, APP_PROBE, photo))
         except RuntimeError as e:
             out["app_probe_error"] = str(e)[-500:]
+    if clip and frames:
+        try:
+            out.update({k: round(v, 1) if isinstance(v, float) else v
+                        for k, v in probe(python, tree, env, LIVE_PROBE, clip, frames).items()})
+        except RuntimeError as e:  # trees without fer.live (the torch runtime) have no worker
+            out["live_probe_error"] = str(e)[-300:]
     return out
 
 
@@ -225,7 +266,8 @@ def markdown(report: dict) -> str:
             ("  of which import / load / analyze (s)", None, 2), ("RSS idle, after imports (MB)", "rss_idle_mb", 0),
             ("RSS both models loaded (MB)", "rss_models_loaded_mb", 0),
             ("RSS streaming, peak (MB)", "rss_streaming_peak_mb", 0),
-            ("app page + photo in AppTest, RSS (MB)", "rss_app_page_photo_mb", 0)]
+            ("app page + photo in AppTest, RSS (MB)", "rss_app_page_photo_mb", 0),
+            ("live worker process while streaming, peak RSS (MB)", "rss_live_worker_peak_mb", 0)]
     issue = report["issue_before"]
 
     def fmt(d, key, nd):
