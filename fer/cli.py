@@ -29,13 +29,18 @@ EXTRAS = {"torch": "train", "torchvision": "train", "facenet_pytorch": "train", 
           "uvicorn": "api", "multipart": "api", "ray": "ray"}
 
 
+# Import names that differ from the names pip installs.
+PIP_NAMES = {"sklearn": "scikit-learn", "skimage": "scikit-image", "facenet_pytorch": "facenet-pytorch",
+             "multipart": "python-multipart", "cv2": "opencv-python-headless", "PIL": "pillow"}
+
+
 class MissingPackage(Exception):
     """A command needs a package this installation left out (the runtime ships without torch)."""
 
-    def __init__(self, command: str, package: str):
-        extra = EXTRAS.get(package.split(".")[0], "dev")
-        super().__init__(f"`{command}` needs the {package.split('.')[0]!r} package, which is not installed: "
-                         f"pip install 'fer-toolkit[{extra}]'")
+    def __init__(self, command: str, module: str):
+        top = module.split(".")[0]
+        super().__init__(f"`{command}` needs {PIP_NAMES.get(top, top)}, which is not installed: "
+                         f"pip install 'fer-toolkit[{EXTRAS.get(top, 'dev')}]'")
 
 
 def _load(name: str):

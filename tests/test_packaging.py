@@ -161,6 +161,17 @@ def test_fer_script_analyzes_a_photo(venv, tmp_path, astronaut):
     assert r.returncode == 2 and r.stderr.startswith("usage: fer analyze ")
 
 
+def test_training_commands_name_the_extra_they_need(venv, tmp_path):
+    env = clean_env(venv)
+    r = run(["fer", "--help"], cwd=tmp_path, env=env)
+    assert r.returncode == 0 and "train" in r.stdout, r.stderr
+    for cmd, package in ((["train", "--help"], "torch"), (["evaluate", "photos/"], "scikit-learn")):
+        r = run(["fer", *cmd], cwd=tmp_path, env=env)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert f"needs {package}" in r.stderr and "pip install 'fer-toolkit[train]'" in r.stderr
+        assert "Traceback" not in r.stderr
+
+
 def test_python_m_fer_analyzes_a_video(venv, tmp_path):
     if not CLIP.is_file():
         pytest.skip(f"real clip not found at {CLIP} (see README: Data)")
