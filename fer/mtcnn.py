@@ -28,6 +28,8 @@ import numpy as np
 FACTOR = 0.709  # pyramid scale step (facenet-pytorch's default)
 THRESHOLDS = (0.6, 0.7, 0.7)  # P-Net, R-Net, O-Net face probability needed to pass each stage
 MIN_FACE_SIZE = 20
+CHUNK = 256  # boxes per R-Net / O-Net run: bounds the memory a crowd photo takes
+OUTPUT_WIDTHS = {"rnet": (4, 2), "onet": (4, 10, 2)}  # box regression, [landmarks,] face probability
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,21 @@ class MTCNN:
     def _run(self, name: str, x: np.ndarray) -> list[np.ndarray]:
         return self.sessions[name].run(None, {"x": x})
 
+    def _run_boxes(self, name: str, integral, boxes, h, w, size: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Crop each box and run a network on the crops, CHUNK boxes at a time: a crowd photo
+        gives thousands of candidates, and one batch of all their crops and activations would
+        take gigabytes. Returns the boxes kept (crop not empty) and the network's outputs."""
+        kept, outs = [], []
+        for i in range(0, len(boxes), CHUNK):
+            part, crops = crop_boxes(integral, boxes[i:i + CHUNK], h, w, size)
+            kept.append(part)
+            if len(part):
+                outs.append(self._run(name, normalise(crops)))
+        boxes = np.concatenate(kept) if kept else boxes[:0]
+        if not outs:  # every box lay outside the image
+            return boxes, [np.zeros((0, n), np.float32) for n in OUTPUT_WIDTHS[name]]
+        return boxes, [np.concatenate(parts) for parts in zip(*outs)]
+
     def detect(self, image: np.ndarray, min_face_size: int = MIN_FACE_SIZE,
                thresholds: tuple[float, float, float] = THRESHOLDS, factor: float = FACTOR) -> Detections:
         """Faces in an RGB uint8 (H, W, 3) image, as facenet-pytorch's `MTCNN.detect` finds them."""
@@ -103,8 +120,7 @@ class MTCNN:
 
     def _stage_two(self, integral, boxes, h, w, threshold) -> np.ndarray:
         """R-Net re-scores and regresses each candidate; NMS 0.7."""
-        boxes, crops = crop_boxes(integral, boxes, h, w, 24)
-        reg, prob = self._run("rnet", normalise(crops))
+        boxes, (reg, prob) = self._run_boxes("rnet", integral, boxes, h, w, 24)
         score = prob[:, 1]
         keep = score > threshold
         boxes = np.concatenate([boxes[keep, :4], score[keep, None]], 1)
@@ -114,8 +130,7 @@ class MTCNN:
 
     def _stage_three(self, integral, boxes, h, w, threshold) -> Detections:
         """O-Net: final score, box regression and the five landmarks; NMS 0.7 "min"."""
-        boxes, crops = crop_boxes(integral, boxes, h, w, 48)
-        reg, points, prob = self._run("onet", normalise(crops))
+        boxes, (reg, points, prob) = self._run_boxes("onet", integral, boxes, h, w, 48)
         score = prob[:, 1]
         keep = score > threshold
         boxes = np.concatenate([boxes[keep, :4], score[keep, None]], 1)

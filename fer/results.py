@@ -55,7 +55,7 @@ class FaceEmotion:
 
     @classmethod
     def from_face(cls, face: Face, labels: tuple[str, ...], probs: np.ndarray,
-                  track_id: int | None = None) -> "FaceEmotion":
+                  track_id: int | None = None) -> FaceEmotion:
         p = {lab: float(v) for lab, v in zip(labels, probs)}
         return cls(face.box, face.score, face.landmarks, p, max(p, key=p.get), track_id)
 
@@ -79,7 +79,7 @@ class FaceEmotion:
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         return sorted(self.probs.items(), key=lambda kv: -kv[1])[:k]
 
-    def with_probs(self, probs: dict[str, float], track_id: int | None = None) -> "FaceEmotion":
+    def with_probs(self, probs: dict[str, float], track_id: int | None = None) -> FaceEmotion:
         """A copy with new (e.g. smoothed) probabilities; the label follows them and the frame's
         own probabilities are kept in `raw_probs`."""
         return replace(self, probs=dict(probs), label=max(probs, key=probs.get),

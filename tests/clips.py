@@ -6,16 +6,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
+from conftest import CLIPS, needs_clips  # noqa: F401 - re-exported for the tests that use clips
 
-from fer.data.locations import dataset_dir
-
-CLIPS = dataset_dir("clips")
 ONE_PERSON = CLIPS / "fer_test_clip.mp4"  # one person smiling at a phone, at night
 SEVERAL = CLIPS / "short_hamilton_clip.mp4"  # stage and audience, several faces, cuts
-
-needs_clips = pytest.mark.skipif(not ONE_PERSON.is_file(),
-                                 reason=f"real clips not found at {CLIPS} (see README: Data)")
 
 
 def clip_frames(path: Path, every: int = 1, limit: int | None = None) -> list[np.ndarray]:
@@ -33,6 +27,12 @@ def clip_frames(path: Path, every: int = 1, limit: int | None = None) -> list[np
     finally:
         cap.release()
     return frames
+
+
+def spread(frames: list[np.ndarray], n: int) -> list[np.ndarray]:
+    """`n` of `frames`, evenly spread from the first to the last."""
+    picks = np.linspace(0, len(frames) - 1, min(n, len(frames))).round().astype(int)
+    return [frames[i] for i in picks]
 
 
 def clip_fps(path: Path) -> float:

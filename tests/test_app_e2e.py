@@ -15,6 +15,7 @@ import shutil
 
 import numpy as np
 import pytest
+from clips import ONE_PERSON, needs_clips
 
 from benchmarks.live_harness import (
     CHROMIUM,
@@ -28,7 +29,6 @@ from benchmarks.live_harness import (
     read_counter,
     start_stream,
 )
-from clips import ONE_PERSON, needs_clips
 from fer.labels import color_rgb
 
 WINDOW_S = 20.0

@@ -165,9 +165,8 @@ def test_the_live_tab_tells_people_they_are_analysed_before_start():
     """EU AI Act Art. 50(3): people exposed to emotion recognition are told so, before START."""
     from unittest import mock
 
-    from streamlit.testing.v1 import AppTest
-
     from conftest import ROOT
+    from streamlit.testing.v1 import AppTest
 
     with mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None):
         at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)

@@ -9,8 +9,8 @@ import time
 
 import numpy as np
 import pytest
-
 from clips import ONE_PERSON, clip_frames, needs_clips
+
 from fer.live.load import LEVELS, LoadController, level_workload
 from fer.live.mailbox import LatestSlot
 from fer.live.meter import RateMeter, ValueWindow

@@ -6,14 +6,14 @@ photos and real video frames, at facenet-pytorch's default settings (min face 20
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from clips import clip_frames, spread
+from conftest import CLIPS, needs_clips
 
 from fer import mtcnn
-from tests.conftest import CLIPS, needs_clips
 
 facenet_pytorch = pytest.importorskip("facenet_pytorch", reason="the parity reference needs facenet-pytorch")
 torch = pytest.importorskip("torch")
@@ -112,15 +112,6 @@ def photos(astronaut: np.ndarray) -> dict[str, np.ndarray]:
     return images
 
 
-def clip_frames(path: Path, n: int) -> list[np.ndarray]:
-    """`n` frames spread evenly over a video, RGB, decoded with PyAV."""
-    av = pytest.importorskip("av")
-    with av.open(str(path)) as container:
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    picks = np.linspace(0, len(frames) - 1, min(n, len(frames))).round().astype(int)
-    return [frames[i] for i in picks]
-
-
 def test_parity_on_photos(reference, ours, astronaut):
     images = photos(astronaut)
     report = parity(reference, ours, images)
@@ -133,7 +124,7 @@ def test_parity_on_photos(reference, ours, astronaut):
 def test_parity_on_clip_frames(reference, ours, clip):
     if not (CLIPS / clip).is_file():
         pytest.skip(f"{CLIPS / clip} not found (see README: Data)")
-    frames = clip_frames(CLIPS / clip, FRAMES_PER_CLIP)
+    frames = spread(clip_frames(CLIPS / clip), FRAMES_PER_CLIP)
     assert len(frames) >= FRAMES_PER_CLIP
     report = parity(reference, ours, {str(i): f for i, f in enumerate(frames)})
     assert report["faces_reference"] >= len(frames) // 2, report
@@ -198,3 +189,16 @@ def test_shipped_readme_lists_each_file_hash():
     for name in ("pnet", "rnet", "onet"):
         listed = re.search(rf"`{name}\.onnx` \| [\d,]+ \| `([0-9a-f]{{64}})`", readme)
         assert listed and listed.group(1) == sha256(folder / f"{name}.onnx"), name
+
+
+def test_crowds_run_the_later_stages_in_chunks_with_the_same_result(ours, astronaut, monkeypatch):
+    """R-Net and O-Net see the candidates a few at a time (bounded memory on crowd photos); the
+    faces found do not depend on the chunk size."""
+    rows = [np.concatenate([lfw_face(i, 20) for i in range(r, r + 4)], 1) for r in range(0, 16, 4)]
+    crowd = np.concatenate(rows, 0)
+    whole = ours.detect(crowd)
+    monkeypatch.setattr(mtcnn, "CHUNK", 7)
+    chunked = ours.detect(crowd)
+    assert len(whole) >= 12
+    np.testing.assert_allclose(chunked.boxes, whole.boxes, atol=1e-4)
+    np.testing.assert_allclose(chunked.scores, whole.scores, atol=1e-6)

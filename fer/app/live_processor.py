@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 from streamlit_webrtc import VideoProcessorBase
 

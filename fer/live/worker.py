@@ -280,7 +280,7 @@ def serve(conn: Connection, paths: list[str]) -> None:
             frame = np.ndarray((h, w, 3), np.uint8, buffer=buffers[slot])
             try:
                 conn.send(("result", analyser.analyse(frame, seq, t, scale)))
-            except Exception as e:  # noqa: BLE001 - reported to the server, which carries on
+            except Exception as e:
                 log.exception("frame %s", seq)
                 conn.send(("error", seq, f"{type(e).__name__}: {e}"))
 
