@@ -103,7 +103,8 @@ def run(args) -> int:
             row = {"model": name + ("" if tta == "none" else f" + {tta} TTA"), "weights": name, "tta": tta,
                    "test_split": f"{DATASET_NAMES[dataset]} {args.split}", "test": _summary(test),
                    "params_m": sum(p.numel() for p in clf.model.parameters()) / 1e6,
-                   "ms_per_face": _ms_per_face(clf.predict_proba, cache[key].images[:1])}
+                   "ms_per_face": _ms_per_face(clf.predict_proba, cache[key].images[:1]),
+                   "load_avg_1min": os.getloadavg()[0]}  # other work on the CPU while it was timed
             if wild is not None:
                 row["wild"] = _summary(evaluate(clf, to_model_labels(wild, clf.labels))[0])
             rows.append(row)
@@ -134,7 +135,6 @@ def run(args) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(
             {"split": args.split, "data": test_data, "wild": args.wild or None,
-             "load_avg_1min": os.getloadavg()[0],  # other work on the CPU while ms/face was timed
              "wild_photos": None if wild is None else len(wild) + len(wild.no_face),
              "wild_no_face": None if wild is None else wild.no_face_names, "rows": rows}, indent=1))
     if args.markdown:
