@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.live_harness import (  # noqa: E402
+from benchmarks.live_harness import (
     app_server,
     busy_core,
     clip_to_y4m,
@@ -30,8 +30,7 @@ from benchmarks.live_harness import (  # noqa: E402
     measure,
     start_stream,
 )
-
-from fer.data.locations import dataset_dir  # noqa: E402
+from fer.data.locations import dataset_dir
 
 DEFAULT_CLIP = dataset_dir("clips") / "fer_test_clip.mp4"
 
@@ -53,17 +52,16 @@ def main(argv: list[str] | None = None) -> int:
         y4m = work / "camera.y4m"
         clip_to_y4m(args.clip, y4m)
         t0 = time.monotonic()
-        with app_server(work) as (url, counter, _log):
-            with live_page(url, y4m, work / "profile") as page:
-                start_stream(page, counter)
-                report["start_to_first_analyses_s"] = round(time.monotonic() - t0, 1)
+        with app_server(work) as (url, counter, _log), live_page(url, y4m, work / "profile") as page:
+            start_stream(page, counter)
+            report["start_to_first_analyses_s"] = round(time.monotonic() - t0, 1)
+            page.wait_for_timeout(3_000)
+            report["idle"] = measure(page, counter, args.seconds).to_dict()
+            print("idle", report["idle"])
+            with busy_core():
                 page.wait_for_timeout(3_000)
-                report["idle"] = measure(page, counter, args.seconds).to_dict()
-                print("idle", report["idle"])
-                with busy_core():
-                    page.wait_for_timeout(3_000)
-                    report["one_core_busy"] = measure(page, counter, args.seconds).to_dict()
-                print("one core busy", report["one_core_busy"])
+                report["one_core_busy"] = measure(page, counter, args.seconds).to_dict()
+            print("one core busy", report["one_core_busy"])
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.json}")
     return 0

@@ -58,8 +58,7 @@ class StageTimings:
 class FrameResult:
     index: int
     t: float  # seconds
-    faces: list[FaceEmotion]  # smoothed (`raw_probs` holds the frame's own), with track ids
-    raw: list[FaceEmotion]  # per-frame classifier output, with track ids
+    faces: list[FaceEmotion]  # tracked; `probs` smoothed, `frame_probs` the frame's own
     detected: bool  # whether MTCNN ran on this frame
     timings: StageTimings = field(default_factory=StageTimings)
 
@@ -134,7 +133,7 @@ class EmotionPipeline:
         raw = self.track(raw, detected)
         faces = self.smooth(raw, t)
         t4 = clock()
-        result = FrameResult(self._index, t, faces, raw, detected,
+        result = FrameResult(self._index, t, faces, detected,
                              StageTimings(1e3 * (t1 - t0), 1e3 * (t2 - t1), 1e3 * (t3 - t2), 1e3 * (t4 - t3)))
         self._index += 1
         return result

@@ -45,8 +45,12 @@ class TrackLinker:
         d = ((px - bx) ** 2 + (py - by) ** 2) ** 0.5 / max(pw, bw)
         return d if d <= self.max_shift else None
 
-    def person_ids(self, faces: list[FaceEmotion], t: float) -> list[int | None]:
-        """Person id for each face (by its tracker id), linking new tracker ids where plausible."""
+    def update(self, faces: list[FaceEmotion], t: float) -> list[FaceEmotion]:
+        """The faces with their tracker id replaced by a person id, linking new tracker ids to a
+        person who just left where plausible."""
+        return [replace(f, track_id=i) for f, i in zip(faces, self._person_ids(faces, t))]
+
+    def _person_ids(self, faces: list[FaceEmotion], t: float) -> list[int | None]:
         visible = {self._links[f.track_id] for f in faces if f.track_id in self._links}
         new = [f for f in faces if f.track_id is not None and f.track_id not in self._links]
         pairs = []
@@ -70,9 +74,6 @@ class TrackLinker:
             if pid is not None:
                 self._persons[pid] = _Person(f.box, t)
         return ids
-
-    def relabel(self, faces: list[FaceEmotion], ids: list[int | None]) -> list[FaceEmotion]:
-        return [replace(f, track_id=i) for f, i in zip(faces, ids)]
 
     def reset(self) -> None:
         self._persons.clear()

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from fer.labels import color_hex, display_name
+
+if TYPE_CHECKING:
+    from fer.video import FrameRecord
 
 BASE_COLUMNS = ("time_s", "frame", "dt_s", "track_id", "x1", "y1", "x2", "y2", "det_score", "detected",
                 "label", "confidence")
@@ -53,7 +57,7 @@ class TimelineBuilder:
         self._buf[self._n] = row
         self._n += 1
 
-    def add(self, record) -> None:
+    def add(self, record: FrameRecord) -> None:
         self.frames += 1
         base = [record.t, record.index, record.dt]
         if not record.faces:
@@ -62,11 +66,12 @@ class TimelineBuilder:
             row[9] = float(record.detected)
             self._append(row)
             return
-        for smooth, raw in zip(record.faces, record.raw):
+        for face in record.faces:
+            raw = face.frame_probs
             row = np.array(
-                base + [smooth.track_id if smooth.track_id is not None else np.nan, *smooth.box, smooth.score,
-                        float(record.detected), self.labels.index(smooth.label), raw.confidence]
-                + [raw.probs[k] for k in self.labels] + [smooth.probs[k] for k in self.labels], np.float64)
+                base + [face.track_id if face.track_id is not None else np.nan, *face.box, face.score,
+                        float(record.detected), self.labels.index(face.label), max(raw.values())]
+                + [raw[k] for k in self.labels] + [face.probs[k] for k in self.labels], np.float64)
             self._append(row)
 
     def to_frame(self) -> pd.DataFrame:

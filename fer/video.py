@@ -369,8 +369,7 @@ class FrameRecord:
     index: int  # source frame index
     t: float  # seconds
     dt: float  # seconds of video this analysed frame stands for
-    faces: list[FaceEmotion]  # smoothed probabilities, track_id = person id
-    raw: list[FaceEmotion]  # this frame's classifier output, same order and ids
+    faces: list[FaceEmotion]  # track_id = person id; `probs` smoothed, `frame_probs` the frame's own
     detected: bool  # whether the detector ran on this frame
 
 
@@ -420,9 +419,8 @@ def iter_video_analysis(video: str | Path | VideoInfo, recognizer, options: Anal
         n = 0
         for frame in iter_frames(info, opts.every, opts.fps, opts.max_frames, opts.max_duration_s):
             result = pipeline.process(frame.rgb, frame.t)
-            ids = linker.person_ids(result.raw, frame.t)  # raw and smoothed share tracker ids and order
-            record = FrameRecord(frame.index, frame.t, frame.dt, linker.relabel(result.faces, ids),
-                                 linker.relabel(result.raw, ids), result.detected)
+            record = FrameRecord(frame.index, frame.t, frame.dt, linker.update(result.faces, frame.t),
+                                 result.detected)
             if writer:
                 writer.write(frame.rgb, record.faces)
             n += 1

@@ -23,5 +23,5 @@ def timeline(frames: list[list[FaceEmotion]], dt: float = 0.1) -> pd.DataFrame:
     """Raw and smoothed are the same faces here; the smoothed label column follows them."""
     b = TimelineBuilder(LABELS)
     for i, faces in enumerate(frames):
-        b.add(FrameRecord(i, i * dt, dt, faces, faces, True))
+        b.add(FrameRecord(i, i * dt, dt, faces, True))
     return b.to_frame()

@@ -124,14 +124,16 @@ def test_change_points_read_raw_probabilities_not_the_smoothed_ones():
     """Raw sad for 1 s then happy; the smoothed columns lag (as EmotionSmoother's do). The windows
     are the smoothing: the switch is found at 1 s in the raw columns even when the smoothed ones
     never cross over inside the window."""
+    from dataclasses import replace
+
     from fer.timeline import TimelineBuilder
     from fer.video import FrameRecord
 
     b = TimelineBuilder(LABELS)
     for i in range(40):
         raw = face(1, "sad" if i < 10 else "happy", p=0.7)
-        lagging = face(1, "sad", p=0.6)  # smoothing that has not caught up
-        b.add(FrameRecord(i, i * 0.1, 0.1, [lagging], [raw], True))
+        lagging = replace(face(1, "sad", p=0.6), raw_probs=raw.probs)  # smoothing that has not caught up
+        b.add(FrameRecord(i, i * 0.1, 0.1, [lagging], True))
     s = summarize_track(b.to_frame(), 1)
     assert [(round(c.t, 1), c.before, c.after) for c in s.change_points] == [(1.0, "sad", "happy")]
 

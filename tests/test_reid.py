@@ -13,31 +13,35 @@ def face(track_id: int, x: float, w: float = 100.0) -> FaceEmotion:
                        {"happy": 1.0}, "happy", track_id)
 
 
+def ids(link: TrackLinker, faces: list[FaceEmotion], t: float) -> list[int | None]:
+    return [f.track_id for f in link.update(faces, t)]
+
+
 def test_returning_face_keeps_its_id_within_the_gap():
     link = TrackLinker(max_gap_s=5.0)
-    assert link.person_ids([face(1, 0), face(2, 400)], 0.0) == [1, 2]
-    assert link.person_ids([face(2, 400)], 1.0) == [2]
+    assert ids(link, [face(1, 0), face(2, 400)], 0.0) == [1, 2]
+    assert ids(link, [face(2, 400)], 1.0) == [2]
     # The tracker gave up on 1; its face comes back as tracker id 3 a little to the right.
-    assert link.person_ids([face(3, 30), face(2, 400)], 3.0) == [1, 2]
+    assert ids(link, [face(3, 30), face(2, 400)], 3.0) == [1, 2]
 
 
 def test_far_away_late_or_rescaled_faces_are_new_people():
     link = TrackLinker(max_gap_s=5.0)
-    link.person_ids([face(1, 0)], 0.0)
-    assert link.person_ids([face(2, 300)], 1.0) == [2]  # 3 face widths away
+    ids(link, [face(1, 0)], 0.0)
+    assert ids(link, [face(2, 300)], 1.0) == [2]  # 3 face widths away
     link = TrackLinker(max_gap_s=5.0)
-    link.person_ids([face(1, 0)], 0.0)
-    assert link.person_ids([face(2, 0)], 6.0) == [2]  # back too late
+    ids(link, [face(1, 0)], 0.0)
+    assert ids(link, [face(2, 0)], 6.0) == [2]  # back too late
     link = TrackLinker(max_gap_s=5.0)
-    link.person_ids([face(1, 0)], 0.0)
-    assert link.person_ids([face(2, 0, w=250)], 1.0) == [2]  # far bigger: someone else, closer
+    ids(link, [face(1, 0)], 0.0)
+    assert ids(link, [face(2, 0, w=250)], 1.0) == [2]  # far bigger: someone else, closer
 
 
 def test_a_visible_person_is_never_taken_twice():
     link = TrackLinker()
-    link.person_ids([face(1, 0)], 0.0)
-    assert link.person_ids([face(1, 0), face(2, 20)], 0.1) == [1, 2]
+    ids(link, [face(1, 0)], 0.0)
+    assert ids(link, [face(1, 0), face(2, 20)], 0.1) == [1, 2]
     link = TrackLinker()
-    link.person_ids([face(1, 0)], 0.0)
+    ids(link, [face(1, 0)], 0.0)
     # Two new tracker ids near the lost person: only the nearest inherits the id.
-    assert link.person_ids([face(3, 60), face(2, 10)], 1.0) == [2, 1]
+    assert ids(link, [face(3, 60), face(2, 10)], 1.0) == [2, 1]
