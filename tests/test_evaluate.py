@@ -131,3 +131,26 @@ def test_uncertain_share_on_a_real_clip():
     assert uncertain_share(pipeline, frames, 0.0).uncertain == 0
     assert uncertain_share(pipeline, frames, 1.01).share == 1.0
     assert r.to_dict()["share"] == r.share
+
+
+@needs_fer2013
+def test_compare_puts_wild_photos_beside_the_test_split(tmp_path, astronaut):
+    """`fer compare` on a tiny wild folder: the photo without a face is in n and counted wrong."""
+    import json
+
+    from PIL import Image
+
+    from fer.cli import main
+
+    for cls, img in (("happy", astronaut), ("sad", np.full((120, 120, 3), 100, np.uint8))):
+        (tmp_path / "wild" / cls).mkdir(parents=True)
+        Image.fromarray(img).save(tmp_path / "wild" / cls / "a.jpg")
+    out = tmp_path / "compare.json"
+    assert main(["compare", "--models", "fer2013_cnn_small", "--tta", "none", "--baseline", "",
+                 "--wild", str(tmp_path / "wild"), "--json", str(out), "--markdown", str(tmp_path / "t.md")]) == 0
+    rep = json.loads(out.read_text())
+    (row,) = rep["rows"]
+    assert row["test"]["n"] == 3589 and row["test_split"] == "FER-2013 PrivateTest"
+    assert row["wild"]["n"] == 2 and row["wild"]["no_face"] == 1 and row["wild"]["accuracy"] <= 0.5
+    assert rep["wild_no_face"] == ["sad/a.jpg"]
+    assert "| fer2013_cnn_small | FER-2013 PrivateTest |" in (tmp_path / "t.md").read_text()
