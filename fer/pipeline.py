@@ -80,12 +80,25 @@ class EmotionPipeline:
         self._since_detection = max(1, self.config.detect_every)  # the first frame is due for detection
         self._faces: list[Face] = []
         self._ids: list[int | None] = []
+        self._shape: tuple[int, int] | None = None
 
     def set_workload(self, detect_every: int, detect_side: int, recheck_score: float) -> None:
         """Change how much detection work each frame gets, keeping tracks and smoothing state
         (the live loop's load control calls this when the CPU is short or free again)."""
         self.config = replace(self.config, detect_every=detect_every, detect_side=detect_side,
                               recheck_score=recheck_score)
+
+    def follow_size(self, frame: np.ndarray) -> None:
+        """Frames of one stream may change size mid-way (WebRTC adapts the resolution to the CPU
+        and network): scale the tracks and reused boxes with them, so a face keeps its id."""
+        shape = frame.shape[:2]
+        if self._shape is not None and shape != self._shape:
+            sy, sx = shape[0] / self._shape[0], shape[1] / self._shape[1]
+            self.tracker.rescale(sx, sy)
+            self._faces = [replace(f, box=(f.box[0] * sx, f.box[1] * sy, f.box[2] * sx, f.box[3] * sy),
+                                   landmarks=f.landmarks * np.array([sx, sy], np.float32))
+                           for f in self._faces]
+        self._shape = shape
 
     # -- stages ---------------------------------------------------------------------------------
     def due(self) -> bool:
@@ -122,6 +135,7 @@ class EmotionPipeline:
         """One RGB uint8 frame at time `t` seconds."""
         clock = time.perf_counter
         t0 = clock()
+        self.follow_size(frame)
         detected = self.due() or self.recheck(frame)
         t1 = clock()
         if detected:

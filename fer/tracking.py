@@ -94,6 +94,13 @@ class IoUTracker:
         self._tracks = [t for t in self._tracks if t.missed <= self.max_missed]
         return out
 
+    def rescale(self, sx: float, sy: float) -> None:
+        """The frames changed size but not content (WebRTC lowers a stream's resolution when the
+        CPU or the network is short): move the tracks with them, so ids survive."""
+        for t in self._tracks:
+            x1, y1, x2, y2 = t.box
+            t.box = (x1 * sx, y1 * sy, x2 * sx, y2 * sy)
+
     @property
     def active_ids(self) -> list[int]:
         return [t.id for t in self._tracks]

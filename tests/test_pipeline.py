@@ -62,3 +62,30 @@ def test_lost_face_is_detected_again_at_once(recognizer, astronaut):
     assert detected == [True, False, False, False, True, False, False, False]
     assert a.faces[0].box[0] > 300  # followed the face
     assert b.faces[0].box[0] < 300  # without the check, the box stays where the face was
+
+
+def test_a_stream_that_changes_resolution_keeps_its_ids(recognizer, astronaut):
+    """WebRTC halves a stream's resolution when the CPU is short; the face is the same person."""
+    import cv2
+
+    from fer.pipeline import EmotionPipeline, PipelineConfig
+
+    pipeline = EmotionPipeline(recognizer, PipelineConfig(detect_every=2))
+    big = cv2.resize(astronaut, (640, 640), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(astronaut, (320, 320), interpolation=cv2.INTER_AREA)
+    ids = []
+    for i, frame in enumerate([big, big, big, small, small, small, big, big]):
+        ids += [f.track_id for f in pipeline.process(frame, i / 10).faces]
+    assert ids and set(ids) == {1}, ids
+
+
+def test_half_life_zero_turns_smoothing_and_hysteresis_off(recognizer, astronaut):
+    """The live view and video analysis mean the same by a half-life of 0: each frame's own
+    probabilities and arg-max label (no hysteresis holding an old label)."""
+    from fer.pipeline import EmotionPipeline, PipelineConfig
+
+    for config in (PipelineConfig(half_life_s=0.0), PipelineConfig(half_life_s=0.0, smoothing=True)):
+        pipeline = EmotionPipeline(recognizer, config)
+        for i in range(3):
+            (face,) = pipeline.process(astronaut, i / 10).faces
+            assert face.raw_probs is None and face.label == max(face.probs, key=face.probs.get)
