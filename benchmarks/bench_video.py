@@ -20,6 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer.pipeline import PipelineConfig
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 
@@ -80,7 +82,7 @@ def main() -> None:
 
         total = Clock()
         with total:
-            result = analyze_video(path, recognizer, AnalysisOptions(detect_every=args.detect_every))
+            result = analyze_video(path, recognizer, AnalysisOptions(pipeline=PipelineConfig(detect_every=args.detect_every)))
         faces = result.timeline["track_id"].notna().sum()
 
         decode, detect, classify = Clock(), Clock(), Clock()

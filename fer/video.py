@@ -348,20 +348,23 @@ def iter_frames(video: str | Path | VideoInfo, every: int = 1, fps: float | None
 class AnalysisOptions:
     every: int = 1  # analyse every N-th frame ...
     fps: float | None = None  # ... or about this many frames per second
-    detect_every: int = 3  # run the face detector on every k-th analysed frame; 1 = exact
     max_frames: int = DEFAULT_MAX_FRAMES
     max_duration_s: float = DEFAULT_MAX_DURATION_S  # seconds of video analysed, from the start
-    half_life_s: float = 0.5  # smoothing of the probabilities
     reid_gap_s: float = 5.0  # a person who returns within this many seconds keeps their id
-    max_missed: int = 10  # detections a tracker id survives without a match
+    # Detection schedule, tracking and smoothing: the same settings object the live view uses.
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+
+    @property
+    def detect_every(self) -> int:
+        return self.pipeline.detect_every
 
     def __post_init__(self):
         if self.max_frames < 1:
             raise ValueError(f"max frames must be >= 1, got {self.max_frames}")
         if not self.max_duration_s > 0:
             raise ValueError(f"max duration must be > 0 s, got {self.max_duration_s}")
-        if self.detect_every < 1:
-            raise ValueError(f"detect_every must be >= 1, got {self.detect_every}")
+        if self.pipeline.detect_every < 1:
+            raise ValueError(f"detect_every must be >= 1, got {self.pipeline.detect_every}")
 
 
 @dataclass(frozen=True)
@@ -408,9 +411,7 @@ def iter_video_analysis(video: str | Path | VideoInfo, recognizer, options: Anal
     total = min(expected, opts.max_frames) if expected else None
     if total and info.duration_s > opts.max_duration_s:
         total = max(1, round(total * opts.max_duration_s / info.duration_s))
-    pipeline = EmotionPipeline(recognizer, PipelineConfig(detect_every=opts.detect_every,
-                                                          half_life_s=opts.half_life_s,
-                                                          max_missed=opts.max_missed))
+    pipeline = EmotionPipeline(recognizer, opts.pipeline)
     linker = TrackLinker(max_gap_s=opts.reid_gap_s)
     writer = None
     try:
@@ -439,7 +440,7 @@ def iter_video_analysis(video: str | Path | VideoInfo, recognizer, options: Anal
 @dataclass
 class VideoAnalysis:
     info: VideoInfo
-    timeline: "object"  # pandas.DataFrame, see fer.timeline for the columns
+    timeline: object  # pandas.DataFrame, see fer.timeline for the columns
     frames_analysed: int
     stopped_at_cap: bool  # True when a cap (`max_frames`, `max_duration_s`) ended the analysis early
     elapsed_s: float  # processing time (not the video's length: that is `analysed_s`)

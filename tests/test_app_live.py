@@ -174,3 +174,16 @@ def test_the_live_tab_tells_people_they_are_analysed_before_start():
     assert not at.exception, at.exception
     notices = [i.value for i in at.info]
     assert any("People in view are analysed" in n and "before you press START" in n for n in notices), notices
+
+
+def test_live_and_video_tabs_build_one_pipeline_setting_from_the_sidebar():
+    """Both tabs compose the sidebar's one PipelineConfig (they drifted when each copied fields:
+    at half-life 0 the video tab kept the label hysteresis on)."""
+    from fer.app.live import analyser_spec
+    from fer.app.sidebar import AppSettings
+    from fer.app.video_tab import _options
+
+    for settings in (AppSettings(), AppSettings(half_life_s=0.0, detect_every=5)):
+        live, video = analyser_spec(settings).pipeline, _options(settings, None).pipeline
+        assert live == video == settings.pipeline_config()
+    assert not _options(AppSettings(half_life_s=0.0), None).pipeline.smoothing_on

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from fer.insights import (InsightConfig, change_points, stress_share, summarize_track, summarize_video,
-                          summary_table)
-from fer.labels import FER2013_LABELS
-
 import synthetic_faces
 from conftest import DATA
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from synthetic_faces import timeline
+
+from fer.insights import (
+    InsightConfig,
+    change_points,
+    stress_share,
+    summarize_track,
+    summarize_video,
+    summary_table,
+)
+from fer.labels import FER2013_LABELS
+from fer.pipeline import PipelineConfig
 
 CLIPS = DATA / "clips"
 
@@ -144,7 +150,7 @@ def test_the_sad_to_happy_swing_in_the_real_clip_is_a_change_point(recognizer):
     rule (window means of the smoothed probabilities) scored it 0.28 and reported no change."""
     from fer.video import AnalysisOptions, analyze_video
 
-    df = analyze_video(CLIPS / "fer_test_clip.mp4", recognizer, AnalysisOptions(detect_every=3)).timeline
+    df = analyze_video(CLIPS / "fer_test_clip.mp4", recognizer, AnalysisOptions(pipeline=PipelineConfig(detect_every=3))).timeline
     people = summarize_video(df, "fer_test_clip.mp4").people
     assert len(people) == 1
     swings = [(c.before, c.after) for c in people[0].change_points if 0.6 <= c.t <= 2.5]

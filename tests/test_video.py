@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from fer.insights import summarize_video
+from fer.pipeline import PipelineConfig
 from fer.video import (
     MAX_VIDEO_PIXELS,
     AnalysisOptions,
@@ -241,7 +242,7 @@ def test_two_faces_leaving_returning_and_a_spurious_one(tmp_path, recognizer):
 
     path = write_video(tmp_path / "people.mp4", (frame(i) for i in range(40)), 10)
     # every frame detected, so that the one-frame flash is seen (and must then be dropped)
-    df = analyze_video(path, recognizer, AnalysisOptions(detect_every=1)).timeline
+    df = analyze_video(path, recognizer, AnalysisOptions(pipeline=PipelineConfig(detect_every=1))).timeline
     faces = df.dropna(subset=["track_id"])
     centre = (faces.x1 + faces.x2) / 2
     ids_a_before = set(faces[(centre < 200) & (faces.time_s < 1.0)].track_id)
@@ -371,7 +372,7 @@ def test_variable_frame_rate_uses_each_frames_own_timestamp(vfr_video, recognize
     # A target rate samples evenly in time, not by index.
     sampled = [f.t for f in iter_frames(path, fps=5)]
     assert len(sampled) == 10 and np.diff(sampled) == pytest.approx([0.2] * 9, abs=0.045)
-    result = analyze_video(path, recognizer, AnalysisOptions(detect_every=1))
+    result = analyze_video(path, recognizer, AnalysisOptions(pipeline=PipelineConfig(detect_every=1)))
     summary = summarize_video(result.timeline, path.name)
     assert len(summary.people) == 1, summary
     person = summary.people[0]
@@ -407,11 +408,11 @@ def test_oversize_frames_are_refused_before_decoding(tmp_path, monkeypatch):
 
 
 def test_duration_cap_stops_the_analysis_and_says_so(plain_video, recognizer):
-    result = analyze_video(plain_video, recognizer, AnalysisOptions(max_duration_s=1.0, detect_every=3))
+    result = analyze_video(plain_video, recognizer, AnalysisOptions(max_duration_s=1.0, pipeline=PipelineConfig(detect_every=3)))
     assert result.frames_analysed == 10 and result.stopped_at_cap and result.stopped_by == "max_duration_s"
     assert result.analysed_s == pytest.approx(1.0, abs=0.01)
     assert result.timeline["time_s"].max() < 1.0
-    whole = analyze_video(plain_video, recognizer, AnalysisOptions(max_duration_s=3.5, detect_every=3))
+    whole = analyze_video(plain_video, recognizer, AnalysisOptions(max_duration_s=3.5, pipeline=PipelineConfig(detect_every=3)))
     assert whole.frames_analysed == 30 and not whole.stopped_at_cap and whole.stopped_by == ""
     with pytest.raises(ValueError, match="max duration"):
         AnalysisOptions(max_duration_s=0)
@@ -467,7 +468,7 @@ def test_faces_per_frame_are_capped(tmp_path, recognizer, astronaut):
     everyone = recognizer.detect(img)
     assert len(everyone) == 6
     two_largest = sorted(f.box[2] - f.box[0] for f in everyone)[-2:]
-    df = analyze_video(path, capped, AnalysisOptions(detect_every=1)).timeline
+    df = analyze_video(path, capped, AnalysisOptions(pipeline=PipelineConfig(detect_every=1))).timeline
     assert df.groupby("frame").size().tolist() == [2] * 5
     assert sorted(df[df.frame == 0].eval("x2 - x1")) == pytest.approx(two_largest, abs=3)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from fer.api.errors import ApiError
 from fer.api.jobs import JobStore
+from fer.pipeline import PipelineConfig
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def analyse(req: VideoRequest, store: JobStore, models) -> None:
         if due and store.update(req.job_id, frames_done=done, frames_total=total) is None:
             raise JobCancelled
 
-    options = AnalysisOptions(detect_every=req.detect_every, max_frames=req.max_frames)
+    options = AnalysisOptions(max_frames=req.max_frames, pipeline=PipelineConfig(detect_every=req.detect_every))
     result = analyze_video(req.path, recognizer, options, progress=progress)
     summary = summarize_video(result.timeline, job.video, InsightConfig())
     folder = store.folder(req.job_id)

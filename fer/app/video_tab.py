@@ -114,8 +114,7 @@ def analyse_upload(data: bytes, name: str, recognizer, options: AnalysisOptions,
 
 
 def _options(settings: AppSettings, rate: float | None) -> AnalysisOptions:
-    return AnalysisOptions(fps=rate, detect_every=settings.detect_every, half_life_s=settings.half_life_s,
-                           max_duration_s=MAX_DURATION_S)
+    return AnalysisOptions(fps=rate, max_duration_s=MAX_DURATION_S, pipeline=settings.pipeline_config())
 
 
 def _cards(summary: VideoSummary) -> None:

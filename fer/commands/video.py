@@ -123,12 +123,13 @@ def run(args) -> int:
     import pandas as pd
 
     from fer.insights import InsightConfig
+    from fer.pipeline import PipelineConfig
     from fer.video import AnalysisOptions, VideoError
 
     paths = find_videos(args.input)
-    options = AnalysisOptions(every=args.every or 1, fps=args.fps, detect_every=args.detect_every,
-                              max_frames=args.max_frames, max_duration_s=args.max_duration,
-                              reid_gap_s=args.reid_gap)
+    options = AnalysisOptions(every=args.every or 1, fps=args.fps, max_frames=args.max_frames,
+                              max_duration_s=args.max_duration, reid_gap_s=args.reid_gap,
+                              pipeline=PipelineConfig(detect_every=args.detect_every))
     config = InsightConfig(min_track_s=args.min_track)
     from fer.recognizer import EmotionRecognizer
     from fer.weights import list_weights, weights_path
