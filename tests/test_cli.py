@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fer.data.locations import dataset_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -117,7 +119,7 @@ def test_missing_input_is_a_usage_error_before_models_load():
 
 
 def test_ctrl_c_ends_cleanly(tmp_path):
-    clip = ROOT.parent / "shared" / "data" / "clips" / "fer_test_clip.mp4"
+    clip = dataset_dir("clips") / "fer_test_clip.mp4"
     if not clip.is_file():
         pytest.skip(f"real clip not found at {clip} (see README: Data)")
     p = subprocess.Popen([sys.executable, "-m", "fer", "video", str(clip), "--out", str(tmp_path / "out"),

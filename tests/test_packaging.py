@@ -22,9 +22,11 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from PIL import Image
 
+from fer.data.locations import dataset_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 WHEELHOUSE = ROOT / ".whl"
-CLIP = ROOT.parent / "shared" / "data" / "clips" / "fer_test_clip.mp4"
+CLIP = dataset_dir("clips") / "fer_test_clip.mp4"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 TRAINING_ONLY = ("torch", "torchvision", "facenet-pytorch", "safetensors", "scikit-learn", "onnx")
 

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from fer.data.locations import dataset_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-CLIP = ROOT.parent / "shared" / "data" / "clips" / "fer_test_clip.mp4"
+CLIP = dataset_dir("clips") / "fer_test_clip.mp4"
 HEAVY = ("torch", "torchvision", "facenet_pytorch")
 
 # Appended to each snippet: which heavy modules got loaded, and a result to check the work was done.
