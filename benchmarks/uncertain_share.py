@@ -54,9 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         r = uncertain_share(pipeline, iter_frames(clip, max_frames=30 if args.quick else None),
                             args.threshold, clip.name)
         rows.append(r.to_dict())
+        median = "-" if r.median_confidence is None else f"{r.median_confidence:.2f}"
         log.info("%-26s %4d frames  %4d face-frames  uncertain %4d = %5.1f%%  median top prob %s  (%.0f s)",
-                 clip.name, r.frames, r.face_frames, r.uncertain, 100 * r.share,
-                 "-" if r.median_confidence is None else f"{r.median_confidence:.2f}", time.perf_counter() - t0)
+                 clip.name, r.frames, r.face_frames, r.uncertain, 100 * r.share, median,
+                 time.perf_counter() - t0)
     face_frames = sum(r["face_frames"] for r in rows)
     uncertain = sum(r["uncertain"] for r in rows)
     total = {"face_frames": face_frames, "uncertain": uncertain,

@@ -81,10 +81,10 @@ def to_model_labels(faces: FaceArrays, labels: tuple[str, ...]) -> FaceArrays:
     for n in sorted(set(n for n in names + missed if n not in labels)):
         skipped[f"unknown_class:{n}"] = names.count(n) + missed.count(n)
     idx = np.array([labels.index(n) for n, k in zip(names, keep) if k], np.int64)
-    missed_keep = [n in labels for n in missed]
-    return FaceArrays(faces.images[keep], idx, labels, [nm for nm, k in zip(faces.names, keep) if k] if faces.names else [],
-                      None, skipped, np.array([labels.index(n) for n in missed if n in labels], np.int64),
-                      [nm for nm, k in zip(faces.no_face_names, missed_keep) if k])
+    kept_names = [nm for nm, k in zip(faces.names, keep) if k]
+    no_face = np.array([labels.index(n) for n in missed if n in labels], np.int64)
+    no_face_names = [nm for nm, n in zip(faces.no_face_names, missed) if n in labels]
+    return FaceArrays(faces.images[keep], idx, labels, kept_names, None, skipped, no_face, no_face_names)
 
 
 def predictions_report(faces: FaceArrays, labels: tuple[str, ...], pred: np.ndarray,

@@ -145,7 +145,8 @@ def test_pack_round_trip_with_ferplus_votes_and_chosen_splits(tmp_path):
         rows.append(f"fer{k:07d}.png,\"(0, 0, 48, 48)\"," + ",".join(map(str, votes)))
     (tmp_path / "plus/FER2013Train/label.csv").write_text("\n".join(rows) + "\n")
     _write(tmp_path / "plus/FER2013Valid/fer0000000.png", _face(9))
-    (tmp_path / "plus/FER2013Valid/label.csv").write_text('fer0000000.png,"(0, 0, 48, 48)",0,0,0,10,0,0,0,0,0,0\n')
+    valid_votes = 'fer0000000.png,"(0, 0, 48, 48)",0,0,0,10,0,0,0,0,0,0\n'  # ten votes for sadness
+    (tmp_path / "plus/FER2013Valid/label.csv").write_text(valid_votes)
     out = tmp_path / "pack.npz"
     report = build_pack(tmp_path / "fer", tmp_path / "plus", out, ("Training", "PublicTest"))
     assert report["n"] == 4 and report["Training"]["matched"] == 3 and "PrivateTest" not in report

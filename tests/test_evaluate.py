@@ -147,7 +147,8 @@ def test_compare_puts_wild_photos_beside_the_test_split(tmp_path, astronaut):
         Image.fromarray(img).save(tmp_path / "wild" / cls / "a.jpg")
     out = tmp_path / "compare.json"
     assert main(["compare", "--models", "fer2013_cnn_small", "--tta", "none", "--baseline", "",
-                 "--wild", str(tmp_path / "wild"), "--json", str(out), "--markdown", str(tmp_path / "t.md")]) == 0
+                 "--wild", str(tmp_path / "wild"), "--json", str(out),
+                 "--markdown", str(tmp_path / "t.md")]) == 0
     rep = json.loads(out.read_text())
     (row,) = rep["rows"]
     assert row["test"]["n"] == 3589 and row["test_split"] == "FER-2013 PrivateTest"
