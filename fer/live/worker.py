@@ -3,8 +3,9 @@
 Why a process: in one interpreter the models, aiortc's VP8 decoding and encoding and Streamlit
 take turns on one lock, and on a 2-core machine the returned video fell to ~3 frames/s. Here
 the server's side only copies a frame into one of two shared buffers (well under a millisecond)
-and draws the newest result; the worker, a process of its own at a lower priority, runs the
-whole pipeline. One frame is in flight at a time; while it is, the newest frame waits in the
+and draws the newest result; the worker, a process of its own, runs the whole pipeline. (It
+runs at the same priority as the server: measured on 2 cores, a lower one starved it while the
+video gained nothing.) One frame is in flight at a time; while it is, the newest frame waits in the
 other buffer and older ones are dropped, so the analysis never falls behind the camera.
 
 The protocol over one socket pair (pickled tuples): server -> worker ("spec", AnalyserSpec),
@@ -37,7 +38,6 @@ from fer.results import FaceEmotion
 log = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 1920 * 1080 * 3  # one buffer; larger frames are scaled down to fit
-WORKER_NICE = 4  # the video's encoding and decoding come first when the CPU is short
 READY_TIMEOUT_S = 120.0  # first start imports and loads the models (seconds on a busy CPU)
 
 
@@ -247,10 +247,6 @@ class _Analyser:
 
 
 def serve(conn: Connection, paths: list[str]) -> None:
-    try:
-        os.nice(WORKER_NICE)
-    except OSError:
-        pass
     buffers = []
     for p in paths:
         with open(p, "r+b") as fh:
