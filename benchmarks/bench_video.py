@@ -63,17 +63,16 @@ def main() -> None:
     ap.add_argument("--detect-every", type=int, default=3, help="1 = MTCNN on every frame (exact)")
     ap.add_argument("--detect-side", type=int, default=320, help="longer side MTCNN sees, in pixels (CLI default)")
     ap.add_argument("--min-face", type=int, default=20)
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    ap.add_argument("--threads", type=int, default=None, help="threads per model call (default: fer.runtime's)")
     args = ap.parse_args()
 
-    import torch
+    from fer import runtime
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    runtime.set_threads(args.threads)
     from fer.recognizer import EmotionRecognizer
     from fer.video import AnalysisOptions, analyze_video, iter_frames
 
-    print(f"cpus={os.cpu_count()} torch_threads={torch.get_num_threads()} load_avg={os.getloadavg()[0]:.1f}")
+    print(f"cpus={os.cpu_count()} threads={runtime.threads()} load_avg={os.getloadavg()[0]:.1f}")
     recognizer = EmotionRecognizer(min_face_size=args.min_face, detect_max_side=args.detect_side)
     with tempfile.TemporaryDirectory() as tmp:
         path = make_video(Path(tmp) / "bench.mp4", args.seconds)
