@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer import runtime
 from fer.align import align_faces
 from fer.classifier import EmotionClassifier
 from fer.detection import DetectorConfig, FaceDetector
@@ -46,6 +47,7 @@ class EmotionRecognizer:
         if max_faces is not None and max_faces < 1:
             raise ValueError(f"max_faces must be at least 1, got {max_faces}")
         self.max_faces = max_faces
+        runtime.apply_threads()  # OpenCV's pool (resize, warp) to the library's one thread setting
         self.classifier = classifier or EmotionClassifier(weights, backend=backend, device=device,
                                                           tta=tta)
         self.detector = detector or FaceDetector(
