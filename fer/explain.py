@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from fer.align import align_faces
 from fer.classifier import EmotionClassifier, softmax
+from fer.results import Face
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,14 @@ def grad_cam(classifier: EmotionClassifier, crop: np.ndarray, target: str | None
     probs = softmax(logits[None], classifier.temperature)[0]
     return CamResult(upsample(cam, crop.shape[-1]), classifier.labels[idx],
                      {lab: float(p) for lab, p in zip(classifier.labels, probs)}, method)
+
+
+def explain_face(classifier: EmotionClassifier, image: np.ndarray, face: Face,
+                 target: str | None = None) -> tuple[np.ndarray, CamResult]:
+    """Grad-CAM for a face found in `image` (a `Face` or an analysed `FaceEmotion`'s `.face`),
+    on the crop aligned exactly as the classifier saw it: (aligned crop, result)."""
+    crop = align_faces(image, [face], classifier.input_size)[0]
+    return crop, grad_cam(classifier, crop, target)
 
 
 def overlay(crop: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45, size: int = 192) -> np.ndarray:

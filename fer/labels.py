@@ -6,8 +6,6 @@ label set appends contempt so that the first seven indices mean the same in both
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 FER2013_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 FERPLUS_LABELS: tuple[str, ...] = FER2013_LABELS + ("contempt",)
 DATASET_NAMES: dict[str, str] = {"fer2013": "FER-2013", "ferplus": "FER+"}
@@ -93,23 +91,3 @@ def color_bgr(label: str) -> tuple[int, int, int]:
 
 def color_hex(label: str) -> str:
     return "#{:02x}{:02x}{:02x}".format(*color_rgb(label))
-
-
-@dataclass(frozen=True)
-class LabelSet:
-    """A named, ordered label set; models carry one so outputs are never mis-indexed."""
-
-    name: str
-    labels: tuple[str, ...]
-
-    def index(self, label: str) -> int:
-        return self.labels.index(label)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-
-LABEL_SETS: dict[str, LabelSet] = {
-    "fer2013": LabelSet("fer2013", FER2013_LABELS),
-    "ferplus": LabelSet("ferplus", FERPLUS_LABELS),
-}

@@ -20,12 +20,17 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fer.pipeline import EmotionPipeline, PipelineConfig
+from fer.recognizer import EmotionRecognizer
 from fer.reid import TrackLinker
 from fer.results import FaceEmotion
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # ffmpeg inside OpenCV prints decoder noise for broken files; our own message says it better.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
@@ -400,7 +405,7 @@ class _AnnotatedWriter:
         self.writer.release()
 
 
-def iter_video_analysis(video: str | Path | VideoInfo, recognizer, options: AnalysisOptions | None = None,
+def iter_video_analysis(video: str | Path | VideoInfo, recognizer: EmotionRecognizer, options: AnalysisOptions | None = None,
                         annotate_to: str | Path | None = None,
                         progress: ProgressFn | None = None) -> Iterator[FrameRecord]:
     """One `FrameRecord` per analysed frame, as the video decodes; memory does not grow with length."""
@@ -440,7 +445,7 @@ def iter_video_analysis(video: str | Path | VideoInfo, recognizer, options: Anal
 @dataclass
 class VideoAnalysis:
     info: VideoInfo
-    timeline: object  # pandas.DataFrame, see fer.timeline for the columns
+    timeline: pd.DataFrame  # one row per face per analysed frame: see fer.timeline for the columns
     frames_analysed: int
     stopped_at_cap: bool  # True when a cap (`max_frames`, `max_duration_s`) ended the analysis early
     elapsed_s: float  # processing time (not the video's length: that is `analysed_s`)
@@ -454,7 +459,7 @@ class VideoAnalysis:
         return self.frames_analysed / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
-def analyze_video(video: str | Path, recognizer, options: AnalysisOptions | None = None,
+def analyze_video(video: str | Path, recognizer: EmotionRecognizer, options: AnalysisOptions | None = None,
                   annotate_to: str | Path | None = None, progress: ProgressFn | None = None) -> VideoAnalysis:
     """Analyse a whole video into the timeline table (one row per face per analysed frame)."""
     from fer.timeline import TimelineBuilder

@@ -10,13 +10,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from fer.align import align_faces
 from fer.annotate import EmotionAnnotator
 from fer.app.charts import probability_bars
-from fer.app.drawing import draw_landmarks, shown_label
 from fer.app.resources import get_recognizer
 from fer.app.sidebar import AppSettings
-from fer.explain import grad_cam, overlay
+from fer.explain import explain_face as explain_face_cam
+from fer.explain import overlay
 from fer.imageio import ImageError, load_image
 from fer.labels import display_name
 from fer.recognizer import EmotionRecognizer, largest_faces
@@ -45,17 +44,15 @@ def analyze_photo(recognizer: EmotionRecognizer, data: bytes, name: str,
     faces = recognizer.classify(rgb, largest_faces(found, recognizer.max_faces), tta="flip_zoom")
     faces = [replace(f, track_id=i) for i, f in enumerate(sorted(faces, key=lambda f: f.box[0]), 1)]
     scene = rgb.copy()
-    EmotionAnnotator(uncertain_below=settings.uncertain_below).annotate(scene, faces)
-    if settings.show_landmarks:
-        draw_landmarks(scene, faces)
+    EmotionAnnotator(uncertain_below=settings.uncertain_below, show_landmarks=settings.show_landmarks).annotate(
+        scene, faces)
     return PhotoAnalysis(name, scene, faces, rgb, len(found), recognizer.too_small(rgb))
 
 
 def explain_face(recognizer: EmotionRecognizer, analysis: PhotoAnalysis, face: FaceEmotion,
                  target: str | None = None) -> tuple[np.ndarray, str]:
     """Grad-CAM over the aligned crop the classifier saw: (RGB overlay, emotion explained)."""
-    crop = align_faces(analysis.source, [face.face], recognizer.classifier.input_size)[0]
-    cam = grad_cam(recognizer.classifier, crop, target)
+    crop, cam = explain_face_cam(recognizer.classifier, analysis.source, face.face, target)
     return overlay(crop, cam.heatmap), cam.target
 
 
@@ -68,7 +65,7 @@ def summary_table(faces: list[FaceEmotion], uncertain_below: float) -> pd.DataFr
     """One row per face: what the drawing says, in numbers."""
     return pd.DataFrame([{
         "Face": f.track_id,
-        "Emotion": display_name(shown_label(f, uncertain_below)),
+        "Emotion": display_name(f.shown_label(uncertain_below)),
         "Top emotion": display_name(f.label),
         "Probability": round(f.confidence, 3),
         "Face score": round(f.score, 3),

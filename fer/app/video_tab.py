@@ -23,6 +23,7 @@ from fer.app.resources import get_recognizer
 from fer.app.sidebar import AppSettings
 from fer.insights import VideoSummary, summarize_video
 from fer.labels import display_name
+from fer.recognizer import EmotionRecognizer
 from fer.timeline import plotly_figure
 from fer.video import VIDEO_SUFFIXES, AnalysisOptions, ProgressFn, VideoAnalysis, VideoError, analyze_video
 
@@ -88,7 +89,7 @@ def sweep_stale_uploads(folder: str | Path | None = None, now: float | None = No
     return removed
 
 
-def analyse_upload(data: bytes, name: str, recognizer, options: AnalysisOptions,
+def analyse_upload(data: bytes, name: str, recognizer: EmotionRecognizer, options: AnalysisOptions,
                    progress: ProgressFn | None = None) -> VideoReport:
     """Analyse uploaded bytes through a temporary file that never outlives the call. A full or
     read-only temporary folder is a `VideoError` with the system's reason."""

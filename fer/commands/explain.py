@@ -19,8 +19,7 @@ def run(args) -> int:
     import cv2
     import numpy as np
 
-    from fer.align import align_faces
-    from fer.explain import grad_cam, overlay
+    from fer.explain import explain_face, overlay
     from fer.imageio import load_image
     from fer.labels import display_name
     from fer.recognizer import EmotionRecognizer
@@ -33,10 +32,9 @@ def run(args) -> int:
     if not faces:
         print(f"no face found in {args.image}")
         return 1
-    crops = align_faces(rgb, faces, rec.classifier.input_size)
     tiles = []
-    for i, crop in enumerate(crops):
-        cam = grad_cam(rec.classifier, crop, args.target)
+    for i, face in enumerate(faces):
+        crop, cam = explain_face(rec.classifier, rgb, face, args.target)
         tile = overlay(crop, cam.heatmap)
         cv2.putText(tile, f"{display_name(cam.target)} {cam.probs[cam.target]:.0%}", (4, 16),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
