@@ -20,8 +20,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer.pipeline import PipelineConfig
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 
@@ -69,6 +67,7 @@ def main() -> None:
     from fer import runtime
 
     runtime.set_threads(args.threads)
+    from fer.pipeline import PipelineConfig
     from fer.recognizer import EmotionRecognizer
     from fer.video import AnalysisOptions, analyze_video, iter_frames
 

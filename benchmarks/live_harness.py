@@ -175,6 +175,8 @@ def browser_frames(page) -> int | None:
 def start_stream(page, counter: Path, timeout: float = 300, min_analysed: int = 10) -> dict:
     """Click START and wait until analyses are drawn on returned frames; press START again if the
     component resets its session (a known flake under load) or nothing arrives for a while."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     component = page.frame_locator(IFRAME)
     start = component.get_by_role("button", name="START")
     start.click(timeout=240_000)  # first render may wait for the worker's models
@@ -185,13 +187,16 @@ def start_stream(page, counter: Path, timeout: float = 300, min_analysed: int = 
             return state
         if state != last:
             last, last_change = state, time.monotonic()
-        if start.is_visible():
-            start.click(timeout=30_000)
-            last_change = time.monotonic()
-        elif time.monotonic() - last_change > 20:
-            component.get_by_role("button", name="STOP").click(timeout=30_000)
-            start.click(timeout=60_000)
-            last_change = time.monotonic()
+        try:
+            if start.is_visible():
+                start.click(timeout=10_000)
+                last_change = time.monotonic()
+            elif time.monotonic() - last_change > 20:
+                component.get_by_role("button", name="STOP").click(timeout=10_000)
+                start.click(timeout=30_000)
+                last_change = time.monotonic()
+        except PlaywrightTimeout:  # the button changed under us (the component re-rendered): look again
+            pass
         page.wait_for_timeout(500)
     raise TimeoutError(f"no analysed frames came back within {timeout:.0f} s: {read_counter(counter)}")
 

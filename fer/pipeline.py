@@ -112,9 +112,13 @@ class EmotionPipeline:
         return bool((self.recognizer.detector.still_faces(frame, self._faces) < self.config.recheck_score).any())
 
     def detect(self, frame: np.ndarray) -> list[Face]:
+        """Detect on this frame. A detection that lost a face (a blur, a turn) makes the next
+        frame due at once, rather than a whole schedule later."""
         side = self.config.detect_side
         faces = self.recognizer.detector.detect(frame, max_side=side) if side else self.recognizer.detect(frame)
-        self._faces, self._since_detection = faces, 0
+        lost = len(faces) < len(self._faces)
+        self._faces = faces
+        self._since_detection = max(1, self.config.detect_every) - 1 if lost else 0
         return faces
 
     def classify(self, frame: np.ndarray) -> list[FaceEmotion]:

@@ -4,8 +4,10 @@ Boxes are matched frame to frame by IoU with an optimal assignment; a track surv
 missed frames (a blink of the detector) before it is dropped. Ids are never reused.
 A face that moved further than its boxes overlap between two detections (a quick head turn,
 or a live loop that detects less often on a busy CPU) is still the same person when its centre
-is within `max_shift` face widths and its size within `max_scale` of the track's: such pairs
-rank below every overlapping pair, so they never take a match from one.
+is within `max_shift` face widths and its size within `max_scale` of the track's, provided the
+track was seen at the previous detection (a face that came back after an absence is
+`fer.reid`'s question, not the tracker's): such pairs rank below every overlapping pair, so they
+never take a match from one.
 """
 
 from __future__ import annotations
@@ -62,17 +64,19 @@ class IoUTracker:
         self._tracks: list[_Track] = []
         self._next_id = 1
 
-    def affinity(self, tracks: list[Box], boxes: list[Box]) -> np.ndarray:
-        """> 0 where a track may take a box: IoU above the threshold, else a nearby centre (scored
-        below the IoU threshold, closer is better); 0 where it may not."""
+    def affinity(self, tracks: list[Box], boxes: list[Box], recent: list[bool]) -> np.ndarray:
+        """> 0 where a track may take a box: IoU above the threshold, else, for a track seen at the
+        previous detection (`recent`), a nearby centre (scored below the IoU threshold, closer is
+        better); 0 where it may not."""
         iou = iou_matrix(tracks, boxes)
         near = centre_distance_matrix(tracks, boxes, self.max_scale)
         by_centre = self.iou_threshold * (1 - near / (self.max_shift * 1.001)) * 0.99
+        by_centre = np.where(np.asarray(recent, bool).reshape(-1, 1), by_centre, 0) if len(tracks) else by_centre
         return np.where(iou >= self.iou_threshold, iou, np.clip(by_centre, 0, None)).astype(np.float32)
 
     def update(self, faces: list[FaceEmotion]) -> list[FaceEmotion]:
         boxes = [f.box for f in faces]
-        score = self.affinity([t.box for t in self._tracks], boxes)
+        score = self.affinity([t.box for t in self._tracks], boxes, [t.missed == 0 for t in self._tracks])
         assigned: dict[int, int] = {}
         if score.size:
             rows, cols = linear_sum_assignment(-score)

@@ -89,3 +89,14 @@ def test_half_life_zero_turns_smoothing_and_hysteresis_off(recognizer, astronaut
         for i in range(3):
             (face,) = pipeline.process(astronaut, i / 10).faces
             assert face.raw_probs is None and face.label == max(face.probs, key=face.probs.get)
+
+
+def test_a_lost_face_is_looked_for_again_on_the_next_frame(recognizer, astronaut):
+    from fer.pipeline import EmotionPipeline, PipelineConfig
+
+    blank = np.full_like(astronaut, 128)
+    pipeline = EmotionPipeline(recognizer, PipelineConfig(detect_every=5, recheck_score=0))
+    detected = [pipeline.process(f, i / 10).detected
+                for i, f in enumerate([astronaut] * 5 + [blank, astronaut, astronaut])]
+    # on schedule at 0 and 5 (where the face is lost), then at once at 6, not at 10
+    assert detected == [True, False, False, False, False, True, True, False]
