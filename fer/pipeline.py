@@ -114,8 +114,7 @@ class EmotionPipeline:
     def detect(self, frame: np.ndarray) -> list[Face]:
         """Detect on this frame. A detection that lost a face (a blur, a turn) makes the next
         frame due at once, rather than a whole schedule later."""
-        side = self.config.detect_side
-        faces = self.recognizer.detector.detect(frame, max_side=side) if side else self.recognizer.detect(frame)
+        faces = self.recognizer.detect(frame, max_side=self.config.detect_side or None)
         lost = len(faces) < len(self._faces)
         self._faces = faces
         self._since_detection = max(1, self.config.detect_every) - 1 if lost else 0

@@ -58,9 +58,10 @@ class EmotionRecognizer:
     def labels(self) -> tuple[str, ...]:
         return self.classifier.labels
 
-    def detect(self, image: np.ndarray) -> list[Face]:
-        """Faces left to right, at most `max_faces` (the largest)."""
-        return largest_faces(self.detector.detect(image), self.max_faces)
+    def detect(self, image: np.ndarray, max_side: int | None = None) -> list[Face]:
+        """Faces left to right, at most `max_faces` (the largest); `max_side` overrides the
+        detector's working side for this call (the live loop lowers it when the CPU is short)."""
+        return largest_faces(self.detector.detect(image, max_side=max_side), self.max_faces)
 
     def too_small(self, image: np.ndarray) -> bool:
         """Whether the image is too small for the detector to find any face in it (then "no face"

@@ -168,3 +168,20 @@ def test_pool_admits_a_bounded_number_and_reclaims_idle_leases(worker):
     assert third is not None and second.revoked
     pool.release(third)
     pool._workers[0] = None  # the module fixture closes it
+
+
+def test_the_live_worker_caps_faces_per_frame(astronaut):
+    """The sidebar's 'most faces per image' holds in the live view too (the largest are kept)."""
+    import cv2
+
+    face = cv2.resize(astronaut[20:220, 130:330], (160, 160), interpolation=cv2.INTER_AREA)
+    crowd = np.concatenate([face, face, face], 1)  # three faces, 480x160
+    w = AnalysisWorker(AnalyserSpec(DEFAULT_WEIGHTS, max_faces=2))
+    try:
+        seq = w.submit(crowd, time.monotonic())
+        deadline = time.monotonic() + 60
+        while (w.latest is None or w.latest.seq < seq) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(w.latest.faces) == 2
+    finally:
+        w.close()

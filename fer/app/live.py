@@ -59,7 +59,7 @@ def _worker_pool(size: int) -> WorkerPool:
 
 def analyser_spec(settings: AppSettings) -> AnalyserSpec:
     return AnalyserSpec(settings.weights, settings.min_score, settings.min_face_size,
-                        settings.pipeline_config())
+                        settings.pipeline_config(), settings.max_faces)
 
 
 def main_face(faces: Sequence[FaceEmotion], track_id: int | None = None) -> FaceEmotion | None:

@@ -84,7 +84,8 @@ class WorkerPool:
                 if self._workers[0] is None:
                     self._workers[0] = AnalysisWorker(spec)
 
-        threading.Thread(target=start, name="fer-live-warm", daemon=True).start()
+        if self._workers[0] is None:  # every page run calls this: start a thread only the first time
+            threading.Thread(target=start, name="fer-live-warm", daemon=True).start()
 
     def close(self) -> None:
         with self._lock:

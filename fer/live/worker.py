@@ -33,6 +33,7 @@ import numpy as np
 
 from fer.live.load import LoadController, Workload, level_workload
 from fer.pipeline import PipelineConfig, StageTimings
+from fer.recognizer import DEFAULT_MAX_FACES
 from fer.results import FaceEmotion
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class AnalyserSpec:
     min_score: float = 0.9
     min_face_size: int = 40
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    max_faces: int | None = DEFAULT_MAX_FACES  # the largest faces of a frame analysed
     adaptive: bool = True  # let the load controller lower the detection work
     threads: int = 1  # one thread: the other core is the video's
 
@@ -214,7 +216,7 @@ class _Analyser:
         detector_config = DetectorConfig(min_score=spec.min_score, min_face_size=spec.min_face_size)
         detector = (base.detector.with_config(detector_config) if hasattr(base.detector, "with_config")
                     else FaceDetector(detector_config))
-        recognizer = EmotionRecognizer(classifier=base.classifier, detector=detector)
+        recognizer = EmotionRecognizer(classifier=base.classifier, detector=detector, max_faces=spec.max_faces)
         if self.pipeline is None or old is None or old.pipeline != spec.pipeline:
             self.pipeline = EmotionPipeline(recognizer, spec.pipeline)
             self.control = LoadController()
