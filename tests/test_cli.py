@@ -127,9 +127,11 @@ def test_ctrl_c_ends_cleanly(tmp_path):
     folder.mkdir()
     for i in range(4):
         shutil.copyfile(clip, folder / f"clip{i}.mp4")
+    # As in a terminal, SIGINT has its default action in the child (a test run started in the
+    # background by a shell would otherwise pass it on ignored, and Python would keep ignoring it).
     p = subprocess.Popen([sys.executable, "-m", "fer", "video", str(folder), "--out", str(tmp_path / "out"),
                           "--detect-every", "1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+                         text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # Interrupt once frames are being analysed: tqdm's bar on stderr shows the first frame.
     seen, lines = "", []
     deadline = time.monotonic() + 300
