@@ -133,7 +133,7 @@ def test_ctrl_c_ends_cleanly(tmp_path):
                           "--detect-every", "1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # Interrupt once frames are being analysed: tqdm's bar on stderr shows the first frame.
-    seen, lines = "", []
+    seen = ""
     deadline = time.monotonic() + 300
     while "frame" not in seen and time.monotonic() < deadline and p.poll() is None:
         chunk = p.stderr.read(1)
