@@ -5,9 +5,9 @@ missed frames (a blink of the detector) before it is dropped. Ids are never reus
 A face that moved further than its boxes overlap between two detections (a quick head turn,
 or a live loop that detects less often on a busy CPU) is still the same person when its centre
 is within `max_shift` face widths and its size within `max_scale` of the track's, provided the
-track was seen at the previous detection (a face that came back after an absence is
-`fer.reid`'s question, not the tracker's): such pairs rank below every overlapping pair, so they
-never take a match from one.
+track was seen within the last `max_blink` detections (a missed detection or two on a blurred
+frame; a face that came back after a longer absence is `fer.reid`'s question, not the
+tracker's): such pairs rank below every overlapping pair, so they never take a match from one.
 """
 
 from __future__ import annotations
@@ -56,17 +56,18 @@ class IoUTracker:
     """Frame-to-frame IoU tracker; `update` returns the faces with `track_id` set."""
 
     def __init__(self, iou_threshold: float = 0.3, max_missed: int = 10, max_shift: float = 1.0,
-                 max_scale: float = 1.5):
+                 max_scale: float = 1.5, max_blink: int = 2):
         self.iou_threshold = iou_threshold
         self.max_missed = max_missed
         self.max_shift = max_shift
         self.max_scale = max_scale
+        self.max_blink = max_blink
         self._tracks: list[_Track] = []
         self._next_id = 1
 
     def affinity(self, tracks: list[Box], boxes: list[Box], recent: list[bool]) -> np.ndarray:
-        """> 0 where a track may take a box: IoU above the threshold, else, for a track seen at the
-        previous detection (`recent`), a nearby centre (scored below the IoU threshold, closer is
+        """> 0 where a track may take a box: IoU above the threshold, else, for a track seen within
+        the last `max_blink` detections (`recent`), a nearby centre (scored below the IoU threshold, closer is
         better); 0 where it may not."""
         iou = iou_matrix(tracks, boxes)
         near = centre_distance_matrix(tracks, boxes, self.max_scale)
@@ -76,7 +77,7 @@ class IoUTracker:
 
     def update(self, faces: list[FaceEmotion]) -> list[FaceEmotion]:
         boxes = [f.box for f in faces]
-        score = self.affinity([t.box for t in self._tracks], boxes, [t.missed == 0 for t in self._tracks])
+        score = self.affinity([t.box for t in self._tracks], boxes, [t.missed <= self.max_blink for t in self._tracks])
         assigned: dict[int, int] = {}
         if score.size:
             rows, cols = linear_sum_assignment(-score)
