@@ -56,15 +56,10 @@ def letterbox(rgb: np.ndarray) -> np.ndarray:
 def clip_to_y4m(clip: Path, out: Path, ping_pong: bool = True) -> int:
     """Write `clip` as a 640x480, 30 fps YUV4MPEG2 file for Chromium's fake camera (which loops
     it). Forward then backward, so the loop is one continuous shot with no jump. Returns frames."""
-    cap = cv2.VideoCapture(str(clip))
-    src_fps = cap.get(cv2.CAP_PROP_FPS) or FPS
-    frames = []
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        frames.append(letterbox(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
-    cap.release()
+    from fer.video import iter_frames, probe_video
+
+    src_fps = probe_video(clip).fps or FPS
+    frames = [letterbox(f.rgb) for f in iter_frames(clip)]
     if not frames:
         raise ValueError(f"no frames in {clip}")
     n_out = max(1, round(len(frames) * FPS / src_fps))  # resample to 30 fps by nearest frame
@@ -82,19 +77,10 @@ def face_share_offline(clip: Path, every: int = 3) -> float:
     """Share of the clip's frames (640x480 as the camera sends them) where the detector finds a
     face at its exact setting: the ground truth for 'a face is in view'."""
     from fer.detection import DetectorConfig, FaceDetector
+    from fer.video import iter_frames
 
     detector = FaceDetector(DetectorConfig(min_face_size=40))
-    cap = cv2.VideoCapture(str(clip))
-    found = []
-    i = 0
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        if i % every == 0:
-            found.append(bool(detector.detect(letterbox(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))))
-        i += 1
-    cap.release()
+    found = [bool(detector.detect(letterbox(f.rgb))) for f in iter_frames(clip, every=every)]
     return float(np.mean(found)) if found else 0.0
 
 
