@@ -7,11 +7,12 @@ from dataclasses import asdict, dataclass, field
 from benchmarks.pipeline_machine import Machine
 from benchmarks.pipeline_soak import SoakResult
 
-# Mean ms per frame per stage. The first four are `fer.pipeline.StageTimings` (the pipeline
-# times itself; "classify" includes aligning the crops, "track_smooth" is its track_ms);
+# Mean ms per frame per stage. The first five are `fer.pipeline.StageTimings` (the pipeline
+# times itself; "cut" is the scene-cut check, "classify" includes aligning the crops,
+# "track_smooth" is its track_ms);
 # "draw" is `EmotionAnnotator.annotate`, timed around the call.
-STAGES = ("recheck", "detect", "classify", "track_smooth", "draw")
-TIMING_FIELDS = {"recheck": "recheck_ms", "detect": "detect_ms", "classify": "classify_ms",
+STAGES = ("cut", "recheck", "detect", "classify", "track_smooth", "draw")
+TIMING_FIELDS = {"cut": "cut_ms", "recheck": "recheck_ms", "detect": "detect_ms", "classify": "classify_ms",
                  "track_smooth": "track_ms"}
 
 
@@ -100,8 +101,8 @@ class BenchReport:
         ]
         if self.runs:
             lines += [("| setting | frame | faces | detect every | detect side | classifier | frames/s | "
-                       "p50 ms | p95 ms | faces seen | detected | recheck | detect | classify | track+smooth | draw |"),
-                      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                       "p50 ms | p95 ms | faces seen | detected | cut | recheck | detect | classify | track+smooth | draw |"),
+                      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
             for r in self.runs:
                 s = r.spec
                 st = " | ".join(f"{r.stage_ms.get(k, float('nan')):.1f}" for k in STAGES)

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from fer.recognizer import EmotionRecognizer
+from fer.recognizer import EmotionRecognizer, largest_faces
 from fer.results import Face, FaceEmotion
+from fer.scenecut import SceneCutDetector
 from fer.smoothing import EmotionSmoother
-from fer.tracking import IoUTracker
+from fer.tracking import IoUTracker, TrackerConfig, iou_matrix
 
 
 @dataclass(frozen=True)
@@ -27,11 +28,13 @@ class PipelineConfig:
     half_life_s: float = 0.5
     switch_margin: float = 0.1
     smoothing: bool = True
-    max_missed: int = 10  # detections a track may miss before its id is dropped
+    # New faces are shown after a few detections in a row; lost ones keep their id a while.
+    tracking: TrackerConfig = field(default_factory=TrackerConfig)
     # Between detections, MTCNN's last stage re-scores each reused box (~1 ms); below this face
     # probability the face has left its box and the frame is detected again at once. 0 = off.
     recheck_score: float = 0.5
     detect_side: int = 0  # longer side the detector works at; 0 = the detector's own setting
+    scene_cuts: bool = True  # at a cut (edited video) tracks end and the frame is detected afresh
 
     @property
     def smoothing_on(self) -> bool:
@@ -44,6 +47,7 @@ class PipelineConfig:
 class StageTimings:
     """Milliseconds spent in each stage for one frame (0 for a stage that did not run)."""
 
+    cut_ms: float = 0.0
     recheck_ms: float = 0.0
     detect_ms: float = 0.0
     classify_ms: float = 0.0
@@ -51,7 +55,7 @@ class StageTimings:
 
     @property
     def total_ms(self) -> float:
-        return self.recheck_ms + self.detect_ms + self.classify_ms + self.track_ms
+        return self.cut_ms + self.recheck_ms + self.detect_ms + self.classify_ms + self.track_ms
 
 
 @dataclass
@@ -60,6 +64,7 @@ class FrameResult:
     t: float  # seconds
     faces: list[FaceEmotion]  # tracked; `probs` smoothed, `frame_probs` the frame's own
     detected: bool  # whether MTCNN ran on this frame
+    cut: bool = False  # the frame starts a new shot (`fer.scenecut`)
     timings: StageTimings = field(default_factory=StageTimings)
 
 
@@ -69,16 +74,19 @@ class EmotionPipeline:
     config: PipelineConfig = field(default_factory=PipelineConfig)
 
     def __post_init__(self):
-        self.tracker = IoUTracker(max_missed=self.config.max_missed)
+        self.tracker = IoUTracker(self.config.tracking)
         self.smoother = EmotionSmoother(self.config.half_life_s, self.config.switch_margin)
+        self.cuts = SceneCutDetector()
         self.reset()
 
     def reset(self) -> None:
         self.tracker.reset()
         self.smoother.reset()
+        self.cuts.reset()
         self._index = 0
         self._since_detection = max(1, self.config.detect_every)  # the first frame is due for detection
         self._faces: list[Face] = []
+        self._bridged: set[tuple[float, ...]] = set()  # boxes kept by `_bridge` at the last detection
         self._ids: list[int | None] = []
         self._shape: tuple[int, int] | None = None
 
@@ -98,9 +106,20 @@ class EmotionPipeline:
             self._faces = [replace(f, box=(f.box[0] * sx, f.box[1] * sy, f.box[2] * sx, f.box[3] * sy),
                                    landmarks=f.landmarks * np.array([sx, sy], np.float32))
                            for f in self._faces]
+            self._bridged = {(b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy) for b in self._bridged}
         self._shape = shape
 
     # -- stages ---------------------------------------------------------------------------------
+    def new_shot(self, frame: np.ndarray) -> bool:
+        """Whether `frame` starts a new shot; if so the last boxes and tracks are over and the
+        frame is detected afresh."""
+        if not (self.config.scene_cuts and self.cuts.update(frame)):
+            return False
+        self.tracker.new_shot()
+        self._faces, self._ids, self._bridged = [], [], set()
+        self._since_detection = max(1, self.config.detect_every)
+        return True
+
     def due(self) -> bool:
         """Whether the schedule asks for detection on this frame."""
         return self._since_detection >= max(1, self.config.detect_every)
@@ -112,24 +131,44 @@ class EmotionPipeline:
         return bool((self.recognizer.detector.still_faces(frame, self._faces) < self.config.recheck_score).any())
 
     def detect(self, frame: np.ndarray) -> list[Face]:
-        """Detect on this frame. A detection that lost a face (a blur, a turn) makes the next
-        frame due at once, rather than a whole schedule later."""
-        faces = self.recognizer.detect(frame, max_side=self.config.detect_side or None)
-        lost = len(faces) < len(self._faces)
-        self._faces = faces
+        """Detect on this frame. A face the detector missed but MTCNN's last stage still scores
+        as a face in its last box (a blink of the detector on a blurred, small or dark frame) is
+        kept for this one detection, so its box does not flicker off; and a detection that missed
+        a face makes the next frame due at once, rather than a whole schedule later."""
+        found = self.recognizer.detect(frame, max_side=self.config.detect_side or None)
+        lost = len(found) < len(self._faces)
+        bridged = self._bridge(frame, found) if lost else []
+        self._faces = sorted(largest_faces(found + bridged, self.recognizer.max_faces),
+                             key=lambda f: (f.box[0], f.box[1]))
+        self._bridged = {f.box for f in bridged}
         self._since_detection = max(1, self.config.detect_every) - 1 if lost else 0
-        return faces
+        return self._faces
+
+    def _bridge(self, frame: np.ndarray, found: list[Face]) -> list[Face]:
+        """The last detection's faces that this one missed and that are still in their box; never
+        a face bridged the time before, so a box left on the background does not stay."""
+        if self.config.recheck_score <= 0:
+            return []
+        overlap = iou_matrix([f.box for f in self._faces], [f.box for f in found])
+        missed = [f for f, row in zip(self._faces, overlap)
+                  if f.box not in self._bridged and not (row >= 0.3).any()]
+        if not missed:
+            return []
+        score = self.recognizer.detector.still_faces(frame, missed)
+        return [f for f, s in zip(missed, score) if s >= self.config.recheck_score]
 
     def classify(self, frame: np.ndarray) -> list[FaceEmotion]:
         return self.recognizer.classify(frame, self._faces)
 
-    def track(self, raw: list[FaceEmotion], detected: bool) -> list[FaceEmotion]:
+    def track(self, raw: list[FaceEmotion], detected: bool, t: float) -> list[FaceEmotion]:
+        """The faces of confirmed tracks, with their ids; boxes not (yet) confirmed are left out,
+        so nothing downstream draws, smooths or counts them."""
         if detected:
-            raw = self.tracker.update(raw)
-            self._ids = [f.track_id for f in raw]
-            return raw
+            self._ids = [f.track_id for f in self.tracker.update(raw, t)]
+            if self.tracker.pending:  # a new face: look again on the next frame to confirm or drop it
+                self._since_detection = max(1, self.config.detect_every)
         # between detections the boxes are the last detection's, and so are the ids
-        return [replace(f, track_id=i) for f, i in zip(raw, self._ids)]
+        return [replace(f, track_id=i) for f, i in zip(raw, self._ids) if i is not None]
 
     def smooth(self, faces: list[FaceEmotion], t: float) -> list[FaceEmotion]:
         return self.smoother.update(faces, t) if self.config.smoothing_on else faces
@@ -137,8 +176,10 @@ class EmotionPipeline:
     def process(self, frame: np.ndarray, t: float) -> FrameResult:
         """One RGB uint8 frame at time `t` seconds."""
         clock = time.perf_counter
-        t0 = clock()
+        t_cut = clock()
         self.follow_size(frame)
+        cut = self.new_shot(frame)
+        t0 = clock()
         detected = self.due() or self.recheck(frame)
         t1 = clock()
         if detected:
@@ -147,10 +188,10 @@ class EmotionPipeline:
         t2 = clock()
         raw = self.classify(frame)
         t3 = clock()
-        raw = self.track(raw, detected)
+        raw = self.track(raw, detected, t)
         faces = self.smooth(raw, t)
         t4 = clock()
-        result = FrameResult(self._index, t, faces, detected,
-                             StageTimings(1e3 * (t1 - t0), 1e3 * (t2 - t1), 1e3 * (t3 - t2), 1e3 * (t4 - t3)))
+        result = FrameResult(self._index, t, faces, detected, cut,
+                             StageTimings(1e3 * (t0 - t_cut), 1e3 * (t1 - t0), 1e3 * (t2 - t1), 1e3 * (t3 - t2), 1e3 * (t4 - t3)))
         self._index += 1
         return result

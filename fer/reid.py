@@ -7,7 +7,9 @@ tracker id appears for the first time, it is linked to a person who was last see
 `max_gap_s` ago near the same place (centre within `max_shift` face widths, width within a
 factor `max_scale`), and who is not visible in the same frame. The rule is spatial only: in
 an interview the candidate returns to the same seat; two people swapping seats while both
-are out of frame would swap ids.
+are out of frame would swap ids. Nobody is linked across a scene cut (`new_shot`): after a cut
+the same place shows someone else (stage, then audience), so an edited interview that cuts
+away and back counts the candidate once per shot rather than merging strangers.
 """
 
 from __future__ import annotations
@@ -45,9 +47,11 @@ class TrackLinker:
         d = ((px - bx) ** 2 + (py - by) ** 2) ** 0.5 / max(pw, bw)
         return d if d <= self.max_shift else None
 
-    def update(self, faces: list[FaceEmotion], t: float) -> list[FaceEmotion]:
+    def update(self, faces: list[FaceEmotion], t: float, new_shot: bool = False) -> list[FaceEmotion]:
         """The faces with their tracker id replaced by a person id, linking new tracker ids to a
-        person who just left where plausible."""
+        person who just left where plausible; `new_shot`: the frame starts a new shot."""
+        if new_shot:
+            self._persons.clear()
         return [replace(f, track_id=i) for f, i in zip(faces, self._person_ids(faces, t))]
 
     def _person_ids(self, faces: list[FaceEmotion], t: float) -> list[int | None]:

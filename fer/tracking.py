@@ -1,23 +1,41 @@
 """Give each face a stable id across video frames, so smoothing and summaries are per person.
 
-Boxes are matched frame to frame by IoU with an optimal assignment; a track survives a few
-missed frames (a blink of the detector) before it is dropped. Ids are never reused.
-A face that moved further than its boxes overlap between two detections (a quick head turn,
-or a live loop that detects less often on a busy CPU) is still the same person when its centre
-is within `max_shift` face widths and its size within `max_scale` of the track's, provided the
-track was seen within the last `max_blink` detections (a missed detection or two on a blurred
-frame; a face that came back after a longer absence is `fer.reid`'s question, not the
-tracker's): such pairs rank below every overlapping pair, so they never take a match from one.
+Confirmed tracks, as ByteTrack does it: a box the tracker has not seen before starts a tentative
+track, which is shown, counted and given an id only once it was found in `min_hits` detections
+in a row. Why: on a lossy, down-scaled webcam stream MTCNN now and then returns a second,
+low-scoring box on a lit background for one detection (recorded in the live app: a 40 px 'face'
+at 0.918 beside the real one at 1.0), and each such box used to become a new person. Boxes under
+`activation_score` may extend a track but never start one. A lost track waits `lost_s` seconds
+(seconds, not detections: the live loop detects less often when the CPU is short) to take its
+face back, by overlap or, when the face moved further than its boxes overlap, by a nearby
+centre. A face back after a longer absence is `fer.reid`'s question, not the tracker's. After a
+scene cut (`new_shot`) no track carries over: the same place shows someone else.
+
+Boxes are matched by IoU with an optimal assignment; centre-distance pairs rank below every
+overlapping pair, so they never take a match from one.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from fer.results import Box, FaceEmotion
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    iou_threshold: float = 0.3  # overlap that makes a box the same face
+    activation_score: float = 0.95  # detector score a box needs to start a track
+    min_hits: int = 3  # detections in a row before a new face is shown, counted and numbered
+    lost_s: float = 3.0  # how long a lost face's id waits for it (recorded live gaps: up to 1.7 s)
+    max_shift: float = 1.0  # centre distance (face widths) that still links a face that moved
+    max_scale: float = 1.5  # size ratio beyond which a box is someone else
 
 
 def iou_matrix(a: list[Box], b: list[Box]) -> np.ndarray:
@@ -29,13 +47,6 @@ def iou_matrix(a: list[Box], b: list[Box]) -> np.ndarray:
     inter = iw * ih
     area = lambda x: (x[..., 2] - x[..., 0]) * (x[..., 3] - x[..., 1])
     return inter / np.maximum(area(a_) + area(b_) - inter, 1e-6)
-
-
-@dataclass
-class _Track:
-    id: int
-    box: Box
-    missed: int = 0
 
 
 def centre_distance_matrix(a: list[Box], b: list[Box], max_scale: float) -> np.ndarray:
@@ -52,63 +63,103 @@ def centre_distance_matrix(a: list[Box], b: list[Box], max_scale: float) -> np.n
     return np.where(ratio <= max_scale, d, np.inf).astype(np.float32)
 
 
-class IoUTracker:
-    """Frame-to-frame IoU tracker; `update` returns the faces with `track_id` set."""
+@dataclass
+class _Track:
+    box: Box
+    last_t: float
+    hits: int = 1  # detections in a row that found it (counts up to confirmation)
+    id: int | None = None  # given at confirmation
+    missed: int = 0  # detections since it was last found
 
-    def __init__(self, iou_threshold: float = 0.3, max_missed: int = 10, max_shift: float = 1.0,
-                 max_scale: float = 1.5, max_blink: int = 2):
-        self.iou_threshold = iou_threshold
-        self.max_missed = max_missed
-        self.max_shift = max_shift
-        self.max_scale = max_scale
-        self.max_blink = max_blink
+    @property
+    def confirmed(self) -> bool:
+        return self.id is not None
+
+
+class IoUTracker:
+    """`update(faces, t)` returns the faces with `track_id` set for confirmed tracks and None for
+    boxes not (yet) confirmed, which callers leave out."""
+
+    def __init__(self, config: TrackerConfig | None = None):
+        self.config = config or TrackerConfig()
+        self.reset()
+
+    def reset(self) -> None:
+        """A new stream: no tracks, and ids count from 1 again."""
         self._tracks: list[_Track] = []
         self._next_id = 1
+        self._fresh = True  # nothing seen yet in this shot: its first faces count at once
 
-    def affinity(self, tracks: list[Box], boxes: list[Box], recent: list[bool]) -> np.ndarray:
-        """> 0 where a track may take a box: IoU above the threshold, else, for a track seen within
-        the last `max_blink` detections (`recent`), a nearby centre (scored below the IoU threshold, closer is
-        better); 0 where it may not."""
+    def new_shot(self) -> None:
+        """A scene cut: end every track (ids are not reused); the new shot's faces count at once."""
+        self._tracks.clear()
+        self._fresh = True
+
+    def affinity(self, tracks: list[Box], boxes: list[Box]) -> np.ndarray:
+        """> 0 where a track may take a box: IoU above the threshold, else a nearby centre (scored
+        below the IoU threshold, closer is better); 0 where it may not."""
+        c = self.config
         iou = iou_matrix(tracks, boxes)
-        near = centre_distance_matrix(tracks, boxes, self.max_scale)
-        by_centre = self.iou_threshold * (1 - near / (self.max_shift * 1.001)) * 0.99
-        by_centre = np.where(np.asarray(recent, bool).reshape(-1, 1), by_centre, 0) if len(tracks) else by_centre
-        return np.where(iou >= self.iou_threshold, iou, np.clip(by_centre, 0, None)).astype(np.float32)
+        near = centre_distance_matrix(tracks, boxes, c.max_scale)
+        by_centre = np.clip(c.iou_threshold * (1 - near / (c.max_shift * 1.001)) * 0.99, 0, None)
+        return np.where(iou >= c.iou_threshold, iou, by_centre).astype(np.float32)
 
-    def update(self, faces: list[FaceEmotion]) -> list[FaceEmotion]:
-        boxes = [f.box for f in faces]
-        score = self.affinity([t.box for t in self._tracks], boxes, [t.missed <= self.max_blink for t in self._tracks])
-        assigned: dict[int, int] = {}
+    def update(self, faces: list[FaceEmotion], t: float) -> list[FaceEmotion]:
+        c = self.config
+        score = self.affinity([tr.box for tr in self._tracks], [f.box for f in faces])
+        assigned: dict[int, int] = {}  # face index -> track index
         if score.size:
             rows, cols = linear_sum_assignment(-score)
-            assigned = {c: r for r, c in zip(rows, cols) if score[r, c] > 0}
-        matched_tracks = set(assigned.values())
-        for i, t in enumerate(self._tracks):
-            if i not in matched_tracks:
-                t.missed += 1
-        out = []
+            assigned = {j: i for i, j in zip(rows, cols) if score[i, j] > 0}
+        first, self._fresh = self._fresh, False
+        matched = set(assigned.values())
+        kept = []
+        for i, tr in enumerate(self._tracks):
+            if i in matched:
+                kept.append(tr)
+            elif tr.confirmed and t - tr.last_t <= c.lost_s:
+                tr.missed += 1
+                kept.append(tr)
+            # a tentative track that missed a detection was not a face: dropped
+        ids: list[int | None] = []
         for j, face in enumerate(faces):
             if j in assigned:
-                track = self._tracks[assigned[j]]
-                track.box, track.missed = face.box, 0
+                tr = self._tracks[assigned[j]]
+                tr.box, tr.last_t, tr.missed = face.box, t, 0
+                tr.hits += 1
+            elif face.score >= c.activation_score:
+                tr = _Track(face.box, t)
+                kept.append(tr)
             else:
-                track = _Track(self._next_id, face.box)
-                self._next_id += 1
-                self._tracks.append(track)
-            out.append(replace(face, track_id=track.id))
-        self._tracks = [t for t in self._tracks if t.missed <= self.max_missed]
-        return out
+                ids.append(None)  # too unsure to start a track
+                continue
+            if not tr.confirmed and (tr.hits >= c.min_hits or first):
+                self._confirm(tr, face)
+            ids.append(tr.id)
+        self._tracks = kept
+        return [replace(f, track_id=i) for f, i in zip(faces, ids)]
+
+    def _confirm(self, track: _Track, face: FaceEmotion) -> None:
+        track.id, self._next_id = self._next_id, self._next_id + 1
+        others = [tr for tr in self._tracks if tr.confirmed and tr is not track]
+        log.info("new face #%d at %s (score %.3f, %d detections); other tracks: %s", track.id,
+                 [round(v) for v in face.box], face.score, track.hits,
+                 [(tr.id, [round(v) for v in tr.box], f"missed {tr.missed}") for tr in others])
 
     def rescale(self, sx: float, sy: float) -> None:
         """The frames changed size but not content (WebRTC lowers a stream's resolution when the
         CPU or the network is short): move the tracks with them, so ids survive."""
-        for t in self._tracks:
-            x1, y1, x2, y2 = t.box
-            t.box = (x1 * sx, y1 * sy, x2 * sx, y2 * sy)
+        for tr in self._tracks:
+            x1, y1, x2, y2 = tr.box
+            tr.box = (x1 * sx, y1 * sy, x2 * sx, y2 * sy)
+
+    @property
+    def pending(self) -> bool:
+        """Whether a new face waits for confirmation (the pipeline then detects on the next frames,
+        so confirming it takes `min_hits` frames, not `min_hits` detection intervals)."""
+        return any(not tr.confirmed for tr in self._tracks)
 
     @property
     def active_ids(self) -> list[int]:
-        return [t.id for t in self._tracks]
-
-    def reset(self) -> None:
-        self._tracks.clear()
+        """Ids of the confirmed tracks held, in view or waiting for their face."""
+        return [tr.id for tr in self._tracks if tr.confirmed]

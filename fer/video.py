@@ -425,7 +425,7 @@ def iter_video_analysis(video: str | Path | VideoInfo, recognizer: EmotionRecogn
         n = 0
         for frame in iter_frames(info, opts.every, opts.fps, opts.max_frames, opts.max_duration_s):
             result = pipeline.process(frame.rgb, frame.t)
-            record = FrameRecord(frame.index, frame.t, frame.dt, linker.update(result.faces, frame.t),
+            record = FrameRecord(frame.index, frame.t, frame.dt, linker.update(result.faces, frame.t, result.cut),
                                  result.detected)
             if writer:
                 writer.write(frame.rgb, record.faces)

@@ -66,10 +66,12 @@ def test_live_view_on_an_idle_machine(live):
     page, counter = live
     w = measure(page, counter, WINDOW_S)
     print("idle:", w.to_dict())
-    assert w.video_fps_browser >= 20, w
+    # What the user sees, with floors that catch a stalled or lagging view; the speed figures
+    # themselves are benchmarks' (benchmarks/bench_live.py prints them), not pass marks here.
+    assert w.video_fps_browser >= 15, w
     assert w.boxed_share >= 0.90, w
-    assert w.analysis_fps >= 10, w
-    assert w.age_p95_ms <= 300, w
+    assert w.analysis_fps >= 5, w
+    assert w.age_p95_ms <= 500, w
     assert w.track_ids == [1], f"one person in one continuous shot must keep one id: {w}"
     assert w.agreement_checks >= 3 and not w.agreement_failures, w
 

@@ -18,8 +18,8 @@ def test_soak_tracks_stay_bounded_and_memory_flat(recognizer):
     assert r.frames == FRAMES
     # Faces really came and went: many distinct tracks over the run ...
     assert r.tracks_created >= FRAMES // SEGMENT // 5, r
-    # ... yet the tracker held only those on screen plus the few it waits for (max_missed=10
-    # detections, i.e. about 2 segments): never more than 2 faces x 3 segments.
+    # ... yet the tracker held only those on screen plus the few it waits for (lost_s=3 s,
+    # i.e. about 2 segments of 50 frames at 30 fps): never more than 2 faces x 3 segments.
     assert r.max_active_tracks <= 6, r
     assert r.max_active_tracks < r.tracks_created
     # Memory: measured from the end of warm-up to the end, after garbage collection.

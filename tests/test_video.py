@@ -227,7 +227,8 @@ def test_dominant_emotion_follows_the_segments(segments_video, recognizer):
 @needs_fer2013
 def test_two_faces_leaving_returning_and_a_spurious_one(tmp_path, recognizer):
     """A (left) and B (right) for 1 s; A leaves for 2 s and comes back; in one frame a third face
-    flashes in the middle. Expect ids: A keeps its id, B has another, the flash is dropped."""
+    flashes in the middle. Expect ids: A keeps its id, B has another, the flash gets none (a face
+    counts once found in a few detections in a row)."""
     a, b, c = detectable_faces(recognizer, "happy", 3)
     size = (560, 200)
 
@@ -251,10 +252,10 @@ def test_two_faces_leaving_returning_and_a_spurious_one(tmp_path, recognizer):
     ids_flash = set(faces[(centre > 200) & (centre < 400)].track_id)
     assert len(ids_a_before) == 1 and ids_a_before == ids_a_after, (ids_a_before, ids_a_after)
     assert len(ids_b) == 1 and ids_b != ids_a_before
-    assert len(ids_flash) == 1 and ids_flash.isdisjoint(ids_a_before | ids_b)
+    assert ids_flash == set()
     summary = summarize_video(df, "people.mp4")
     assert [p.track_id for p in summary.people] == [min(ids_a_before), min(ids_b)]
-    assert summary.short_tracks_dropped == 1
+    assert summary.short_tracks_dropped == 0
     person_a = summary.people[0]
     assert person_a.seconds_on_screen == pytest.approx(2.0, abs=0.3)
     assert summary.people[1].seconds_on_screen == pytest.approx(4.0, abs=0.3)

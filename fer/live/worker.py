@@ -289,4 +289,5 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("paths", nargs=2)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s fer-worker: %(message)s")
+    logging.getLogger("fer.tracking").setLevel(logging.INFO)  # each new face id, with why, in the server log
     serve(Connection(args.fd), args.paths)
