@@ -86,9 +86,3 @@ class EmotionRecognizer:
         FER-2013 PrivateTest)."""
         rgb = load_image(image)
         return self.classify(rgb, self.detect(rgb), tta)
-
-    def classify_crop(self, crop: ImageInput) -> dict[str, float]:
-        """Probabilities for an image that is already a face crop (as in FER-2013)."""
-        rgb = load_image(crop)
-        face = Face((0.0, 0.0, float(rgb.shape[1]), float(rgb.shape[0])), 1.0)
-        return self.classify(rgb, [face])[0].probs

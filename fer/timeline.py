@@ -184,6 +184,3 @@ def plotly_figure(df: pd.DataFrame, track_id: int, title: str | None = None):
                       hovermode="x unified", margin=dict(l=40, r=10, t=40, b=40), height=280)
     return fig
 
-
-def plotly_figures(df: pd.DataFrame, ids: list[int] | None = None) -> dict[int, object]:
-    return {tid: plotly_figure(df, tid) for tid in (track_ids(df) if ids is None else ids)}

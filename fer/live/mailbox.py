@@ -9,29 +9,20 @@ T = TypeVar("T")
 
 
 class LatestSlot(Generic[T]):
-    """Used where a queue would build a backlog: results for the page, frames for a worker."""
+    """Used where a queue would build a backlog: the video's newest snapshot for the page."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._value: T | None = None
 
     def put(self, value: T) -> None:
-        with self._cond:
+        with self._lock:
             self._value = value
-            self._cond.notify_all()
 
     def get(self) -> T | None:
-        with self._cond:
+        with self._lock:
             return self._value
 
-    def take(self, timeout: float | None = None) -> T | None:
-        """Remove and return the value, waiting up to `timeout` s for one; None if none came."""
-        with self._cond:
-            if self._value is None:
-                self._cond.wait(timeout)
-            value, self._value = self._value, None
-            return value
-
     def clear(self) -> None:
-        with self._cond:
+        with self._lock:
             self._value = None

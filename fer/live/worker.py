@@ -204,7 +204,7 @@ class _Analyser:
 
     def configure(self, spec: AnalyserSpec) -> None:
         from fer import runtime
-        from fer.detection import DetectorConfig, FaceDetector
+        from fer.detection import DetectorConfig
         from fer.pipeline import EmotionPipeline
         from fer.recognizer import EmotionRecognizer
 
@@ -214,8 +214,7 @@ class _Analyser:
             self._recognizers = {spec.weights: EmotionRecognizer(spec.weights)}  # one model at a time
         base = self._recognizers[spec.weights]
         detector_config = DetectorConfig(min_score=spec.min_score, min_face_size=spec.min_face_size)
-        detector = (base.detector.with_config(detector_config) if hasattr(base.detector, "with_config")
-                    else FaceDetector(detector_config))
+        detector = base.detector.with_config(detector_config)
         recognizer = EmotionRecognizer(classifier=base.classifier, detector=detector, max_faces=spec.max_faces)
         if self.pipeline is None or old is None or old.pipeline != spec.pipeline:
             self.pipeline = EmotionPipeline(recognizer, spec.pipeline)
