@@ -5,7 +5,10 @@ Run: python benchmarks/bench_hostile.py [--quick] [--handlers library,app,api] [
 The corpus (built in a temporary folder, nothing downloaded): formats outside the allow-list
 under image names, decompression bombs (pixels, bytes, text chunks), truncations, lying headers,
 huge frame sizes, a variable-frame-rate WebM, a long video, zero-length and mislabelled files, a
-crowd photo. Each file must be answered (a result, or a refusal with a message: ImageError,
+crowd photo, and (issue 22) files that would make FFmpeg open something else: HLS playlists naming
+a video on disk (also renamed .mp4, also a missing target), a concat list, URLs, an MPEG-TS
+segment. Those must be refused with a message that does not depend on what exists on disk.
+Each file must be answered (a result, or a refusal with a message: ImageError,
 VideoError, an HTTP 4xx with a JSON error), never crash (any other exception, an HTTP 5xx), use
 under 500 MB of memory over the process's resting size and take under 10 s.
 
@@ -36,9 +39,12 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
+# Files that point elsewhere: answering them with a result is a failure too (issue 22).
+MUST_REFUSE = ("segment.ts", "playlist.m3u8", "playlist_missing.m3u8", "playlist_as.mp4", "concat_as.mp4",
+               "url_as.mp4", "sdp_as.mp4")
 MEMORY_LIMIT_MB = 500.0
 TIME_LIMIT_S = 10.0
-VIDEO_NAMES = (".mp4", ".webm", ".avi", ".mov", ".m4a", ".mkv")
+VIDEO_NAMES = (".mp4", ".webm", ".avi", ".mov", ".m4a", ".mkv", ".m3u8", ".ts")
 
 
 # --------------------------------------------------------------------------------- the corpus
@@ -171,6 +177,29 @@ def audio_only(path: Path) -> Path:
     return path
 
 
+def mpegts_segment(src: Path, dst: Path) -> Path:
+    """`src` re-encoded as MPEG-2 in MPEG-TS: what an HLS playlist names as a segment."""
+    import fractions
+
+    import av
+
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mpegts") as out:
+        stream = out.add_stream("mpeg2video", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for i, frame in enumerate(inp.decode(video=0)):
+            frame = frame.reformat(320, 240, "yuv420p")
+            frame.pts, frame.time_base = i, fractions.Fraction(1, 25)
+            for p in stream.encode(frame):
+                out.mux(p)
+        for p in stream.encode(None):
+            out.mux(p)
+    return dst
+
+
+def hls(target: str, claimed_s: float = 1.0) -> bytes:
+    return f"#EXTM3U\n#EXT-X-TARGETDURATION:5\n#EXTINF:{claimed_s},\n{target}\n#EXT-X-ENDLIST\n".encode()
+
+
 def build_corpus(folder: Path) -> dict[str, tuple[Path, str]]:
     """name -> (path, what it tests). File names are what an attacker would call them."""
     from skimage import data
@@ -232,10 +261,26 @@ def build_corpus(folder: Path) -> dict[str, tuple[Path, str]]:
         "audio_only.m4a": (audio_only(folder / "audio_only.m4a"), "audio, no video stream"),
         "image_as.mp4": (None, "a JPEG photo named .mp4"),
     }
+    segment = mpegts_segment(good, folder / "segment.ts")
+    videos.update({
+        "segment.ts": (segment, "MPEG-TS (an HLS segment): outside the allow-list"),
+        "playlist.m3u8": (None, "HLS playlist naming a video on this disk, claiming 1 s"),
+        "playlist_missing.m3u8": (None, "HLS playlist naming a file that does not exist (same answer)"),
+        "playlist_as.mp4": (None, "HLS playlist with a file:// URL, saved as .mp4"),
+        "concat_as.mp4": (None, "FFmpeg concat list naming the video beside it, saved as .mp4"),
+        "url_as.mp4": (None, "an http:// URL saved as .mp4"),
+        "sdp_as.mp4": (None, "an SDP description (RTP over the network) saved as .mp4"),
+    })
     raw = good.read_bytes()
     rng = np.random.default_rng(0)
     blobs = {"truncated.mp4": raw[: len(raw) // 2], "empty.mp4": b"", "text_as.mp4": b"not a video\n" * 100,
-             "random_as.webm": rng.integers(0, 256, 50_000, np.uint8).tobytes(), "image_as.mp4": jpeg}
+             "random_as.webm": rng.integers(0, 256, 50_000, np.uint8).tobytes(), "image_as.mp4": jpeg,
+             "playlist.m3u8": hls(str(segment)), "playlist_missing.m3u8": hls(str(folder / "missing.ts")),
+             "playlist_as.mp4": hls(segment.as_uri()),
+             "concat_as.mp4": b"ffconcat version 1.0\nfile good.mp4\n",
+             "url_as.mp4": b"http://127.0.0.1:9/interview.mp4\n",
+             "sdp_as.mp4": (b"v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nc=IN IP4 127.0.0.1\r\n"
+                            b"m=video 5004 RTP/AVP 96\r\n")}
     for name, (path, what) in videos.items():
         if path is None:
             path = folder / name
@@ -293,7 +338,8 @@ def measure(name: str, handler: str, what: str, path: Path, fn) -> Outcome:
         outcome, message = "CRASH", "".join(traceback.format_exception_only(type(e), e)).strip()
     seconds = time.perf_counter() - start
     peak = max(0, _status("VmHWM") - base) / 2**20
-    passed = outcome != "CRASH" and peak < MEMORY_LIMIT_MB and seconds < TIME_LIMIT_S
+    passed = (outcome != "CRASH" and peak < MEMORY_LIMIT_MB and seconds < TIME_LIMIT_S
+              and (name not in MUST_REFUSE or outcome == "refused"))
     return Outcome(name, handler, what, path.stat().st_size, outcome, message[:300], round(seconds, 3),
                    round(peak, 1), passed)
 
@@ -411,15 +457,21 @@ def main() -> int:
                       f"{r.message[:90]}", flush=True)
     if client is not None:
         client.__exit__(None, None, None)
+    # Whether a playlist's target exists must not show: both playlists get the same answer.
+    said = {(r.handler, r.file): r.message.replace(r.file, "NAME") for r in results}
+    same = all(said[(h, "playlist.m3u8")] == said[(h, "playlist_missing.m3u8")] for h in handlers)
+    if not same:
+        print("FAIL the answers to an existing and a missing playlist target differ")
     failed = [r for r in results if not r.passed]
     summary = {"files": len(corpus), "handlers": handlers, "runs": len(results), "failed": len(failed),
+               "playlist_answers_identical": same,
                "max_peak_mb": max(r.peak_mb for r in results), "max_seconds": max(r.seconds for r in results),
                "limits": {"peak_mb": MEMORY_LIMIT_MB, "seconds": TIME_LIMIT_S}, "quick": args.quick,
                "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])}
     out.write_text(json.dumps({"summary": summary, "results": [asdict(r) for r in results]}, indent=2) + "\n")
     print(f"{len(results) - len(failed)} of {len(results)} runs passed; max peak {summary['max_peak_mb']:.0f} MB, "
           f"max time {summary['max_seconds']:.1f} s; wrote {out}")
-    return 1 if failed else 0
+    return 1 if failed or not same else 0
 
 
 if __name__ == "__main__":

@@ -10,8 +10,14 @@ Probabilities describe visible expressions, not feelings; see the model card for
 from __future__ import annotations
 
 import logging
+import os
 
 __version__ = "0.1.0"
+
+# ONNX Runtime starts its usage telemetry when it is imported (a device id and an event database
+# under ~/.cache/Microsoft, events queued for upload) unless this is set first; nothing the
+# project runs may send anything. `fer.runtime.onnx_session` also turns events off.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 # The library reports through logging under "fer.*"; the application (CLI, app, API) decides
 # where it goes. Without a handler of its own, Python would print warnings from a library

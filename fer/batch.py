@@ -6,6 +6,10 @@ OUT/<file name>/ only when it succeeded. A finished folder is never redone (resu
 that fails leaves no folder and a row in OUT/failures.csv, and the others carry on. OUT/summary.csv
 has one row per finished video of the whole folder, this run's and earlier runs'.
 
+Videos are untrusted, as in `fer video` (fer.video_guard: MP4/MOV, Matroska/WebM or AVI by
+content, nothing that opens another file or a URL); a refused one fails alone, with the reason in
+failures.csv. `--trusted-input` opens the folder's files in any format FFmpeg reads.
+
 Engines: "local" (a process pool on this machine) or "ray" (one Ray task per video, on a local Ray
 instance or, with `address`, on an existing cluster whose nodes have this package installed).
 """

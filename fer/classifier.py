@@ -73,12 +73,9 @@ class EmotionClassifier:
                 raise FileNotFoundError(f"{path} not found: write it with `python -m fer publish "
                                         f"{self.weights_path} --onnx-only`")
             self._check_graph(path)
-            import onnxruntime as ort
+            from fer.runtime import onnx_session
 
-            from fer.runtime import onnx_session_options
-
-            return ort.InferenceSession(str(path), onnx_session_options(threads),
-                                        providers=["CPUExecutionProvider"])
+            return onnx_session(path, threads)
         except Exception as e:
             if backend == "onnx":
                 raise

@@ -58,18 +58,15 @@ class MTCNN:
     """P-Net, R-Net and O-Net sessions plus the NumPy cascade around them."""
 
     def __init__(self, model_dir: str | Path | None = None, threads: int | None = None):
-        import onnxruntime as ort
-
-        from fer.runtime import onnx_session_options
+        from fer.runtime import onnx_session
 
         model_dir = Path(model_dir) if model_dir else default_model_dir()
-        opts = onnx_session_options(threads)
         self.sessions = {}
         for name in ("pnet", "rnet", "onet"):
             path = model_dir / f"{name}.onnx"
             if not path.is_file():
                 raise FileNotFoundError(f"{path} is missing; write it with `python -m fer export-mtcnn`")
-            self.sessions[name] = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            self.sessions[name] = onnx_session(path, threads)
 
     def _run(self, name: str, x: np.ndarray) -> list[np.ndarray]:
         return self.sessions[name].run(None, {"x": x})

@@ -72,3 +72,13 @@ def onnx_session_options(n: int | None = None):
     opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
     opts.log_severity_level = 3
     return opts
+
+
+def onnx_session(path, n: int | None = None):
+    """Every ONNX Runtime session the project opens: CPU, `onnx_session_options(n)`, telemetry off
+    (`import fer` sets ORT_DISABLE_TELEMETRY before onnxruntime loads; this covers a process that
+    imported onnxruntime first)."""
+    import onnxruntime as ort
+
+    ort.disable_telemetry_events()
+    return ort.InferenceSession(str(path), onnx_session_options(n), providers=["CPUExecutionProvider"])

@@ -1,12 +1,13 @@
 """Video files in, per-frame emotion records out, streaming: one decoded frame in memory at a time.
 
 `probe_video` checks a file before any model work, so a bad upload fails in milliseconds with
-a message a user can act on (`VideoError`); frames larger than `MAX_VIDEO_PIXELS` are refused
-from the header, before one is decoded. `iter_frames` decodes with OpenCV, or PyAV where
-OpenCV cannot open the file, and samples every frame, every N-th, or a target rate. Every frame
-carries its own timestamp from the container: browser recordings (WebM from MediaRecorder) have
-a variable frame rate and a 1 ms timebase that containers report as "1000 fps", so index / fps
-would put a 2 s clip's last frame at 0.06 s.
+a message a user can act on (`VideoError`): first `fer.video_guard` (MP4/MOV, Matroska/WebM or
+AVI by content, no playlist or URL; every decoder is opened through it), then frames larger
+than `MAX_VIDEO_PIXELS`, from the header, before one is decoded. `iter_frames` decodes with
+OpenCV, or PyAV where OpenCV cannot open the file, and samples every frame, every N-th, or a
+target rate. Every frame carries its own timestamp from the container: browser recordings (WebM
+from MediaRecorder) have a variable frame rate and a 1 ms timebase that containers report as
+"1000 fps", so index / fps would put a 2 s clip's last frame at 0.06 s.
 `iter_video_analysis` runs `EmotionPipeline` (detect, track, classify, smooth) on the samples,
 gives each face a person id that survives short absences (`fer.reid`), and can write an
 annotated copy; `analyze_video` collects the records into the timeline table.
@@ -28,6 +29,14 @@ from fer.pipeline import EmotionPipeline, PipelineConfig
 from fer.recognizer import EmotionRecognizer
 from fer.reid import TrackLinker
 from fer.results import FaceEmotion
+from fer.video_guard import (  # noqa: F401 - VideoError and ContainerRefused are re-exported here
+    Container,
+    ContainerRefused,
+    VideoError,
+    check_video_file,
+    opencv_capture,
+    pyav_open,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,6 +44,7 @@ if TYPE_CHECKING:
 # ffmpeg inside OpenCV prints decoder noise for broken files; our own message says it better.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
+# Names a folder listing picks up; the content decides (MPEG-PS and WMV only with trusted=True).
 VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".wmv")
 DEFAULT_MAX_FRAMES = 108_000  # analysed frames: one hour at 30 fps; raise it for longer videos
 DEFAULT_MAX_DURATION_S = 3600.0  # seconds of video analysed; the rest is left out (and said so)
@@ -47,10 +57,6 @@ PROBE_FRAMES = 12  # frames whose timestamps give the real rate of a variable-ra
 ProgressFn = Callable[[int, "int | None"], None]  # (frames analysed, expected total or None)
 
 
-class VideoError(ValueError):
-    """A video that cannot be analysed: missing, empty, truncated, audio-only, no frame rate..."""
-
-
 @dataclass(frozen=True)
 class VideoInfo:
     path: Path
@@ -60,6 +66,7 @@ class VideoInfo:
     frame_count: int  # as the container reports it; 0 when unknown (an estimate either way)
     codec: str
     backend: str  # "opencv" or "pyav": the decoder that will read the frames
+    container: Container | None = None  # the demuxer forced on every open; None: a trusted file
 
     @property
     def duration_s(self) -> float:
@@ -124,13 +131,9 @@ def _valid_fps(fps: float | None) -> bool:
     return fps is not None and math.isfinite(fps) and 0 < fps <= MAX_FPS
 
 
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise VideoError(f"video not found: {path}")
-    if path.is_dir():
-        raise VideoError(f"{path} is a directory, not a video file")
-    if path.stat().st_size == 0:
-        raise VideoError(f"{path.name} is empty (0 bytes)")
+def _reason(e: BaseException, path: Path) -> str:
+    """A decoder's error text without the folder it ran in (PyAV names the whole path)."""
+    return f"{type(e).__name__}: {e}".replace(os.path.abspath(path), path.name)
 
 
 def check_dimensions(path: Path, width: int, height: int, max_pixels: int = MAX_VIDEO_PIXELS) -> None:
@@ -155,10 +158,10 @@ def measured_fps(times: list[float], claimed: float) -> float:
     return claimed
 
 
-def _probe_opencv(path: Path, max_pixels: int) -> VideoInfo | None:
+def _probe_opencv(path: Path, max_pixels: int, container: Container) -> VideoInfo | None:
     import cv2
 
-    cap = cv2.VideoCapture(str(path))
+    cap = opencv_capture(path)
     try:
         if not cap.isOpened():
             return None
@@ -185,33 +188,33 @@ def _probe_opencv(path: Path, max_pixels: int) -> VideoInfo | None:
         fps = measured_fps(times, claimed)
         if fps != claimed and _valid_fps(claimed):  # the count was duration x the claimed rate
             count = round(count / claimed * fps)
-        return VideoInfo(path, w, h, fps, count, codec, "opencv")
+        return VideoInfo(path, w, h, fps, count, codec, "opencv", container)
     finally:
         cap.release()
 
 
-def _probe_pyav(path: Path, max_pixels: int) -> VideoInfo:
+def _probe_pyav(path: Path, max_pixels: int, container: Container | None) -> VideoInfo:
     """Second opinion where OpenCV fails; its errors name what is wrong with the file."""
     try:
         import av
     except ImportError:  # PyAV is optional: without it, OpenCV's failure is final
         raise VideoError(f"{path.name} is not a readable video (truncated, corrupt or unsupported format)")
     try:
-        container = av.open(str(path))
+        demuxed = pyav_open(path, container)
     except Exception:
         raise VideoError(f"{path.name} is not a readable video (truncated, corrupt or unsupported format)")
-    with container:
-        if not container.streams.video:
-            if container.streams.audio:
+    with demuxed:
+        if not demuxed.streams.video:
+            if demuxed.streams.audio:
                 raise VideoError(f"{path.name} has only audio, no video stream")
             raise VideoError(f"{path.name} has no video stream")
-        stream = container.streams.video[0]
+        stream = demuxed.streams.video[0]
         cc = stream.codec_context
         if cc.width and cc.height:
             check_dimensions(path, cc.width, cc.height, max_pixels)
         frames = []
         try:
-            for frame in container.decode(stream):
+            for frame in demuxed.decode(stream):
                 if not frames:
                     check_dimensions(path, frame.width, frame.height, max_pixels)
                 frames.append((frame.width, frame.height, frame.time))
@@ -227,23 +230,26 @@ def _probe_pyav(path: Path, max_pixels: int) -> VideoInfo:
         claimed = float(rate) if rate else 0.0
         fps = measured_fps([t for _, _, t in frames if t is not None], claimed)
         count = int(stream.frames or 0)
-        if not count and container.duration and _valid_fps(fps):
-            count = round(container.duration / 1e6 * fps)
-        return VideoInfo(path, frames[0][0], frames[0][1], fps, count, cc.name or "", "pyav")
+        if not count and demuxed.duration and _valid_fps(fps):
+            count = round(demuxed.duration / 1e6 * fps)
+        return VideoInfo(path, frames[0][0], frames[0][1], fps, count, cc.name or "", "pyav", container)
 
 
-def probe_video(path: str | Path, max_pixels: int = MAX_VIDEO_PIXELS) -> VideoInfo:
-    """Size, rate and length of a video, after checking one frame decodes. Raises `VideoError`."""
+def probe_video(path: str | Path, max_pixels: int = MAX_VIDEO_PIXELS, trusted: bool = False) -> VideoInfo:
+    """Size, rate and length of a video, after `fer.video_guard` accepted it and one frame
+    decoded. Raises `VideoError`. `trusted=True` (a local file of your own) skips the guard:
+    any format FFmpeg reads, playlists included."""
     path = Path(path)
-    _check_file(path)
+    container = check_video_file(path, trusted)
     try:
-        info = _probe_opencv(path, max_pixels) or _probe_pyav(path, max_pixels)
+        info = ((_probe_opencv(path, max_pixels, container) if container else None)
+                or _probe_pyav(path, max_pixels, container))
     except VideoError:
         raise
     except MemoryError:
         raise VideoError(f"{path.name} needs more memory to decode than this machine has free") from None
     except Exception as e:  # noqa: BLE001 - cv2.error, PyAV errors: the decoder gave up on this file
-        raise VideoError(f"{path.name} could not be decoded ({type(e).__name__}: {e})") from None
+        raise VideoError(f"{path.name} could not be decoded ({_reason(e, path)})") from None
     return check_frame_rate(info)
 
 
@@ -277,7 +283,7 @@ class _Clock:
 def _read_opencv(info: VideoInfo, sampler: FrameSampler) -> Iterator[tuple[int, float, np.ndarray]]:
     import cv2
 
-    cap = cv2.VideoCapture(str(info.path))
+    cap = opencv_capture(info.path)
     clock = _Clock(info.fps)
     try:
         index, t_prev = 0, 0.0
@@ -299,7 +305,7 @@ def _read_pyav(info: VideoInfo, sampler: FrameSampler) -> Iterator[tuple[int, fl
     import av
 
     clock = _Clock(info.fps)
-    with av.open(str(info.path)) as container:
+    with pyav_open(info.path, info.container) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         t_prev = 0.0
@@ -335,7 +341,7 @@ def iter_frames(video: str | Path | VideoInfo, every: int = 1, fps: float | None
             raise VideoError(f"{info.path.name}: out of memory while decoding frame {n}") from None
         except Exception as e:  # noqa: BLE001 - cv2.error, av.error.FFmpegError, OSError from the file
             raise VideoError(f"{info.path.name}: decoding failed after {n} frames "
-                             f"({type(e).__name__}: {e})") from None
+                             f"({_reason(e, info.path)})") from None
         if item is None:
             return
         index, t, rgb = item
@@ -459,13 +465,15 @@ class VideoAnalysis:
         return self.frames_analysed / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
-def analyze_video(video: str | Path, recognizer: EmotionRecognizer, options: AnalysisOptions | None = None,
-                  annotate_to: str | Path | None = None, progress: ProgressFn | None = None) -> VideoAnalysis:
-    """Analyse a whole video into the timeline table (one row per face per analysed frame)."""
+def analyze_video(video: str | Path | VideoInfo, recognizer: EmotionRecognizer,
+                  options: AnalysisOptions | None = None, annotate_to: str | Path | None = None,
+                  progress: ProgressFn | None = None) -> VideoAnalysis:
+    """Analyse a whole video into the timeline table (one row per face per analysed frame);
+    a path is probed (and guarded) here, a `VideoInfo` keeps the probe's verdict."""
     from fer.timeline import TimelineBuilder
 
     opts = options or AnalysisOptions()
-    info = probe_video(video)
+    info = video if isinstance(video, VideoInfo) else probe_video(video)
     builder = TimelineBuilder(tuple(recognizer.labels))
     start = time.perf_counter()
     end_t = last_dt = 0.0

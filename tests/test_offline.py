@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -127,3 +129,31 @@ def test_cli_works_without_any_network(astronaut, tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert f"{path}: face 1:" in proc.stdout
+
+
+def test_onnx_runtime_telemetry_is_off(tmp_path):
+    """The hole (issue 22): ONNX Runtime's usage telemetry ran in every process that loaded a model:
+    a device id and an event database under ~/.cache/Microsoft, held open, events queued for
+    upload. A fresh process with its own home loads every model and analyses a photo."""
+    code = """if True:
+        import json, os
+        import numpy as np
+        from skimage import data
+        from fer import EmotionRecognizer
+        EmotionRecognizer().analyze(data.astronaut())
+        held = []
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                held.append(os.readlink(f"/proc/self/fd/{fd}"))
+            except OSError:
+                pass
+        print(json.dumps(held))
+    """
+    env = {**{k: v for k, v in os.environ.items() if k not in ("ORT_DISABLE_TELEMETRY", "XDG_CACHE_HOME")},
+           "HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    held = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert not [p for p in held if p.startswith(str(tmp_path))], held
+    assert not (tmp_path / ".cache" / "Microsoft").exists()

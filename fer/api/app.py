@@ -20,10 +20,11 @@ from fastapi.security import HTTPAuthorizationCredentials
 from fer.api.auth import bearer, require_key
 from fer.api.errors import ApiError, image_error_status, install_handlers
 from fer.api.jobs import JobStore
-from fer.api.limits import AnalysisGate, BodyLimit
+from fer.api.limits import AnalysisGate, BodyLimit, UploadPace
+from fer.api.logs import install_redaction
 from fer.api.resources import Models, model_info
 from fer.api.settings import ApiSettings
-from fer.api.uploads import UPLOAD_BODY, read_bytes, save_to
+from fer.api.uploads import UPLOAD_BODY, UPLOAD_NAME, read_bytes, save_to
 from fer.api.videos import SUMMARY, TIMELINE, VideoRequest, VideoWorker
 from fer.recognizer import DEFAULT_MAX_FACES
 
@@ -35,7 +36,7 @@ Tta = Literal["none", "flip", "flip_zoom"]
 
 
 def _authorized(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
-    require_key(request, credentials)
+    require_key(request, credentials)  # also sets request.state.owner: whose jobs these are
 
 
 def _state(request: Request):
@@ -89,8 +90,9 @@ def _links(job_id: str) -> dict:
 
 
 def _job_or_404(request: Request, job_id: str):
+    """The job, if it exists and belongs to the caller's key; any other key gets the same 404."""
     job = _state(request).store.get(job_id)
-    if job is None:
+    if job is None or not job.belongs_to(getattr(request.state, "owner", "")):
         raise ApiError(404, f"no video job {job_id!r} (unknown, deleted or expired)")
     return job
 
@@ -104,13 +106,18 @@ async def submit_video(request: Request, model: str | None = None,
 
     st = _state(request)
     model = st.models.check(model)
-    st.worker.reserve()
-    job = None
+    owner = request.state.owner
+    refused = st.worker.full_for(owner)  # a full queue says so before the upload, but claims nothing
+    if refused:
+        raise refused
+    job, reserved = None, False
     try:
-        job = st.store.create("upload")
-        name, path = await save_to(request, st.store.folder(job.id))
+        job = st.store.create("upload", owner)
+        name, path = await save_to(request, st.store.folder(job.id), UPLOAD_NAME)  # never the client's name
+        st.worker.reserve(owner)  # the slot: only for an upload that has fully arrived
+        reserved = True
         try:
-            info = await anyio.to_thread.run_sync(probe_video, path)
+            info = await anyio.to_thread.run_sync(probe_video, path)  # fer.video_guard first
         except VideoError as e:
             raise ApiError(415, f"unsupported video: {str(e).replace(path.name, name)}") from None
         if info.duration_s > st.settings.max_video_s:
@@ -118,11 +125,12 @@ async def submit_video(request: Request, model: str | None = None,
                                 f"{st.settings.max_video_s:.0f} s")
         job = st.store.update(job.id, video=name)
         max_frames = max(1, math.ceil(st.settings.max_video_s * info.fps))  # also bounds unknown lengths
-        st.worker.submit(VideoRequest(job.id, path, model, min_face_size, detect_every, max_frames))
+        st.worker.submit(VideoRequest(job.id, path, model, min_face_size, detect_every, max_frames, owner))
     except BaseException:
         if job is not None:
             st.store.delete(job.id)
-        st.worker.release()
+        if reserved:
+            st.worker.release(owner)
         raise
     return {**job.to_dict(), "links": _links(job.id)}
 
@@ -161,7 +169,8 @@ def video_timeline(request: Request, job_id: str) -> FileResponse:
 @routes.delete("/videos/{job_id}", tags=["videos"], status_code=204)
 def delete_video(request: Request, job_id: str) -> Response:
     """Delete the job and every file of it now (a running analysis stops)."""
-    if not _state(request).store.delete(job_id):
+    job = _job_or_404(request, job_id)
+    if not _state(request).store.delete(job.id):
         raise ApiError(404, f"no video job {job_id!r} (unknown, deleted or expired)")
     return Response(status_code=204)
 
@@ -182,16 +191,24 @@ def create_app(settings: ApiSettings | None = None, models: Models | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        install_redaction()  # now: uvicorn has configured its loggers
         own_dir = None if settings.jobs_dir else Path(tempfile.mkdtemp(prefix="fer_api_jobs_"))
         store = JobStore(settings.jobs_dir or own_dir, settings.job_ttl_s)
+        swept = await anyio.to_thread.run_sync(store.sweep_leftovers)  # a previous server's uploads
+        if swept:
+            log.info("swept %d leftover job(s) of a previous server from %s", swept, store.root)
         app.state.store = store
-        app.state.worker = VideoWorker(store, app.state.models, settings.video_workers, settings.max_video_jobs)
+        app.state.worker = VideoWorker(store, app.state.models, settings.video_workers,
+                                       settings.max_video_jobs, settings.max_video_jobs_per_key)
         sweeper = asyncio.create_task(_sweep(store, min(60.0, max(0.5, settings.job_ttl_s / 4))))
         try:
             yield
         finally:
             sweeper.cancel()
-            app.state.worker.shutdown()
+            await anyio.to_thread.run_sync(app.state.worker.shutdown)  # stops the running analyses
+            abandoned = store.abandon_unfinished()  # and deletes the uploads of what did not finish
+            if abandoned:
+                log.info("stopped %d unfinished video job(s) and deleted their uploads", abandoned)
             if own_dir is not None:  # nothing outlives the server
                 shutil.rmtree(own_dir, ignore_errors=True)
 
@@ -205,5 +222,7 @@ def create_app(settings: ApiSettings | None = None, models: Models | None = None
     app.include_router(open_routes)
     app.include_router(routes)
     limits = {"/v1/analyze": settings.max_image_bytes, "/v1/videos": settings.max_video_bytes}
-    app.add_middleware(BodyLimit, limit_for=lambda path: limits.get(path.rstrip("/"), 64 * 1024))
+    pace = UploadPace(settings.upload_timeout_s, settings.upload_min_rate, settings.upload_grace_s)
+    app.add_middleware(BodyLimit, limit_for=lambda path: limits.get(path.rstrip("/"), 64 * 1024), pace=pace,
+                       max_uploads=settings.max_uploads)
     return app

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,14 @@ def install_handlers(app: FastAPI) -> None:
             where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("query", "path", "body"))
             parts.append(f"{where}: {e.get('msg', 'invalid')}" if where else e.get("msg", "invalid"))
         return error_response(400, "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect):
+        # The client left mid-upload: routine on the internet, one line, no traceback. Nobody
+        # reads the answer; the route's own clean-up has deleted what it stored.
+        client = f"{request.client.host}:{request.client.port}" if request.client else "a client"
+        log.warning("%s disconnected during %s %s", client, request.method, request.url.path)
+        return error_response(400, "the client disconnected before the request body was complete")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

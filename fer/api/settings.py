@@ -30,18 +30,28 @@ class ApiSettings:
     max_concurrent: int = 0  # image analyses running at once; 0: default_concurrency()
     max_waiting: int = 16  # image requests that may wait for a slot; beyond them 429
     max_video_jobs: int = 8  # video jobs queued or running in one server process; beyond them 429
+    max_video_jobs_per_key: int = 4  # of those, per API key (when keys are set); beyond them 429
+    max_uploads: int = 16  # request bodies being received at once per process (all routes); beyond 429
     video_workers: int = 1  # videos analysed at once per server process
     job_ttl_s: float = 3600.0  # a job and its files are deleted this long after it finished
     jobs_dir: Path | None = None  # where uploads and results live; None: a private temp folder
+    # A request body must arrive within upload_timeout_s and, after upload_grace_s, at an average
+    # of upload_min_rate bytes/s at least; else 408 and the connection is closed.
+    upload_timeout_s: float = 3600.0
+    upload_min_rate: int = 64 * 1024
+    upload_grace_s: float = 10.0
 
     def __post_init__(self):
-        for f in ("max_image_bytes", "max_video_bytes", "max_pixels", "max_video_jobs", "video_workers"):
+        for f in ("max_image_bytes", "max_video_bytes", "max_pixels", "max_video_jobs", "video_workers",
+                  "max_video_jobs_per_key", "max_uploads"):
             if getattr(self, f) < 1:
                 raise ValueError(f"{f} must be >= 1, got {getattr(self, f)}")
-        if self.max_concurrent < 0 or self.max_waiting < 0:
-            raise ValueError("max_concurrent and max_waiting must be >= 0")
-        if not (self.job_ttl_s > 0 and self.max_video_s > 0):
-            raise ValueError("job_ttl_s and max_video_s must be > 0")
+        if self.max_concurrent < 0 or self.max_waiting < 0 or self.upload_min_rate < 0:
+            raise ValueError("max_concurrent, max_waiting and upload_min_rate must be >= 0")
+        if not (self.job_ttl_s > 0 and self.max_video_s > 0 and self.upload_timeout_s > 0):
+            raise ValueError("job_ttl_s, max_video_s and upload_timeout_s must be > 0")
+        if self.upload_grace_s < 0:
+            raise ValueError("upload_grace_s must be >= 0")
 
     @property
     def concurrency(self) -> int:
@@ -49,10 +59,15 @@ class ApiSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
-        """FER_API_KEYS (comma-separated) and FER_API_<FIELD> for every other field."""
+        """FER_API_KEYS (comma-separated) and FER_API_<FIELD> for every other field. A key list
+        that is set but holds no key (' , ') is refused: it would turn authentication off."""
         env = os.environ if env is None else env
         kw: dict = {}
-        keys = [k.strip() for k in env.get("FER_API_KEYS", "").split(",") if k.strip()]
+        raw_keys = env.get("FER_API_KEYS", "")
+        keys = [k.strip() for k in raw_keys.split(",") if k.strip()]
+        if raw_keys and not keys:
+            raise ValueError("FER_API_KEYS is set but holds no key (only commas or spaces); set it to "
+                             "key1,key2 to require keys, or unset it to serve without authentication")
         if keys:
             kw["api_keys"] = tuple(keys)
         for f in fields(cls):

@@ -1,8 +1,12 @@
-"""Getting a file out of a request: a multipart form's file part, or the raw body."""
+"""Getting a file out of a request: a multipart form's file part, or the raw body.
+
+A stored upload gets a name the server chose (`UPLOAD_NAME`): the client's name and suffix are
+only shown back, never used, so no suffix can steer a decoder (a '.m3u8' made FFmpeg read a
+playlist). A multipart file part over 1 MB is first spooled by Starlette to an unnamed file in
+TMPDIR, which is gone once the form is closed (at the end of `save_to` / `read_bytes`)."""
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
@@ -51,26 +55,24 @@ async def read_bytes(request: Request, what: str = "image") -> tuple[str, bytes]
     return name, data
 
 
-def safe_suffix(name: str) -> str:
-    """A file suffix safe to put in our own path (decoders like to see '.mp4'); never the name."""
-    suffix = Path(name).suffix.lower()
-    return suffix if re.fullmatch(r"\.[a-z0-9]{1,6}", suffix) else ""
+# The stored upload's name; distinctive, because messages about it are rewritten to the client's.
+UPLOAD_NAME = "input.video"
 
 
-async def save_to(request: Request, folder: Path, stem: str = "input") -> tuple[str, Path]:
-    """Stream an upload to `folder/stem<suffix>` without holding it in memory."""
+async def save_to(request: Request, folder: Path, filename: str = UPLOAD_NAME) -> tuple[str, Path]:
+    """Stream an upload to `folder/filename` without holding it in memory; returns the client's
+    name for it (for messages) and the path."""
+    path = folder / filename
     if _is_form(request):
         form, upload = await _file_part(request)
         try:
             name = upload.filename or "upload"
-            path = folder / f"{stem}{safe_suffix(name)}"
             with path.open("wb") as out:
                 await anyio.to_thread.run_sync(shutil.copyfileobj, upload.file, out, 1 << 20)
         finally:
             await form.close()
     else:
         name = request.query_params.get("filename") or "upload"
-        path = folder / f"{stem}{safe_suffix(name)}"
         with path.open("wb") as out:
             async for chunk in request.stream():
                 out.write(chunk)

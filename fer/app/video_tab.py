@@ -1,6 +1,8 @@
 """The video tab: upload a video -> progress bar -> per-person timeline, summary cards, downloads.
 
-The upload goes to a temporary file (decoders need a path) that is deleted as soon as the
+The upload goes to a temporary file (decoders need a path) under a name of our own, never the
+user's suffix, and is checked by content before a decoder opens it (`fer.video_guard`: MP4/MOV,
+Matroska/WebM or AVI; playlists, concat lists and URLs are refused). It is deleted as soon as the
 analysis ends; files left behind by a killed process are swept when the tab is shown. The
 results stay in the session so that reruns (a download click) are free. Every failure, the
 decoder's, the disk's or the model's, becomes a message on the page and the app keeps running.
@@ -25,11 +27,13 @@ from fer.insights import VideoSummary, summarize_video
 from fer.labels import display_name
 from fer.recognizer import EmotionRecognizer
 from fer.timeline import plotly_figure
-from fer.video import VIDEO_SUFFIXES, AnalysisOptions, ProgressFn, VideoAnalysis, VideoError, analyze_video
+from fer.video import AnalysisOptions, ProgressFn, VideoAnalysis, VideoError, analyze_video
+from fer.video_guard import ACCEPTED_SUFFIXES
 
 log = logging.getLogger(__name__)
-UPLOAD_TYPES = [s.lstrip(".") for s in VIDEO_SUFFIXES]
+UPLOAD_TYPES = [s.lstrip(".") for s in ACCEPTED_SUFFIXES]  # the browser's filter; the content decides
 UPLOAD_PREFIX = "fer_upload_"  # + the process id + "_": a sweep can tell whose file it is
+UPLOAD_SUFFIX = ".video"  # ours, whatever the user's file is called
 STALE_AFTER_S = 24 * 3600.0  # files whose owner cannot be told are swept after this long
 MAX_DURATION_S = 600.0  # the app analyses the first 10 minutes (the CLI: --max-duration)
 RATES = {"Every frame": None, "10 frames per second": 10.0, "5 frames per second": 5.0,
@@ -93,9 +97,8 @@ def analyse_upload(data: bytes, name: str, recognizer: EmotionRecognizer, option
                    progress: ProgressFn | None = None) -> VideoReport:
     """Analyse uploaded bytes through a temporary file that never outlives the call. A full or
     read-only temporary folder is a `VideoError` with the system's reason."""
-    suffix = Path(name).suffix.lower() or ".mp4"
     try:
-        fd, tmp = tempfile.mkstemp(suffix=suffix, prefix=f"{UPLOAD_PREFIX}{os.getpid()}_")
+        fd, tmp = tempfile.mkstemp(suffix=UPLOAD_SUFFIX, prefix=f"{UPLOAD_PREFIX}{os.getpid()}_")
     except OSError as e:
         raise VideoError(f"there is no room to store the upload for analysis ({e.strerror or e}: "
                          f"{tempfile.gettempdir()})") from None
@@ -106,7 +109,7 @@ def analyse_upload(data: bytes, name: str, recognizer: EmotionRecognizer, option
         except OSError as e:
             raise VideoError(f"there is no room to store the upload for analysis ({e.strerror or e})") from None
         try:
-            analysis = analyze_video(tmp, recognizer, options, progress=progress)
+            analysis = analyze_video(tmp, recognizer, options, progress=progress)  # guarded: untrusted
         except VideoError as e:  # the message names the temporary file; the user knows their own
             raise VideoError(str(e).replace(Path(tmp).name, name)) from None
     finally:
@@ -160,7 +163,7 @@ def _person(report: VideoReport, p, key: str) -> None:
 
 
 def render_video_tab(settings: AppSettings) -> None:
-    upload = st.file_uploader("Upload a video (MP4, AVI, WebM, MOV...)", type=UPLOAD_TYPES,
+    upload = st.file_uploader("Upload a video (MP4, MOV, WebM, MKV or AVI)", type=UPLOAD_TYPES,
                               key="video_upload")
     rate_name = st.selectbox("Frames to analyse", list(RATES), key="video_rate",
                              help="Fewer frames per second is faster; every frame catches the "

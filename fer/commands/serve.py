@@ -16,8 +16,13 @@ LIMIT_OPTIONS = {
     "max_megapixels": ("max_pixels", 1_000_000), "max_video_seconds": ("max_video_s", 1),
     "max_concurrent": ("max_concurrent", 1), "max_queue": ("max_waiting", 1),
     "max_video_jobs": ("max_video_jobs", 1), "video_workers": ("video_workers", 1),
-    "job_ttl": ("job_ttl_s", 1),
+    "job_ttl": ("job_ttl_s", 1), "max_video_jobs_per_key": ("max_video_jobs_per_key", 1),
+    "max_uploads": ("max_uploads", 1), "upload_timeout": ("upload_timeout_s", 1),
+    "min_upload_kbps": ("upload_min_rate", 1024),
 }
+# Seconds a stopping server (SIGTERM) waits for open requests before it cancels them and fails
+# its unfinished jobs (their uploads are deleted either way).
+GRACEFUL_SHUTDOWN_S = 30
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,6 +39,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                       "threads per analysis)")
     p.add_argument("--max-queue", type=int, help="image requests that may wait; beyond them 429 (default 16)")
     p.add_argument("--max-video-jobs", type=int, help="video jobs queued or running per process (default 8)")
+    p.add_argument("--max-video-jobs-per-key", type=int, help="of those, per API key when keys are set "
+                                                              "(default 4)")
+    p.add_argument("--max-uploads", type=int, help="request bodies received at once per process; beyond them "
+                                                   "429 (default 16)")
+    p.add_argument("--upload-timeout", type=float, metavar="S", help="a request body must arrive within S "
+                                                                     "seconds, else 408 (default 3600)")
+    p.add_argument("--min-upload-kbps", type=float, metavar="KB_S",
+                   help="... and, after 10 s, at KB_S kilobytes per second on average (default 64)")
     p.add_argument("--video-workers", type=int, help="videos analysed at once per process (default 1)")
     p.add_argument("--job-ttl", type=float, metavar="S", help="delete a job and its files S seconds after it "
                                                               "finished (default 3600)")
@@ -81,7 +94,8 @@ def run(args) -> int:
     log.info("API keys %s; docs at http://%s:%d/docs", "required" if settings.api_keys else "not required",
              args.host, args.port)
     if args.workers == 1:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info",
+                    timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
         return 0
     # Several processes: each imports the factory and reads its settings from the environment; they
     # share one jobs folder so any of them can answer for any job.
@@ -92,7 +106,7 @@ def run(args) -> int:
     os.environ.update(settings.to_env())
     try:
         uvicorn.run("fer.api.app:create_app", factory=True, host=args.host, port=args.port,
-                    workers=args.workers, log_level="info")
+                    workers=args.workers, log_level="info", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
     finally:
         if own_dir is not None:
             shutil.rmtree(own_dir, ignore_errors=True)

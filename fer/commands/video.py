@@ -6,6 +6,11 @@ OUT gets <name>_timeline.csv (and .parquet with pyarrow), <name>_summary.json,
 <name>_timeline.png and, with --annotate, <name>_annotated.mp4; OUT/summary.csv has one row
 per video, so a batch of interviews gives one comparable table. The figures describe visible
 expressions for a human reviewer; they are not a measure of feelings or suitability.
+
+Videos are treated as untrusted (someone else may have made them): only MP4/MOV, Matroska/WebM
+and AVI are opened, recognised by content, and nothing in them may make the decoder open another
+file or a URL (a playlist renamed .mp4 is refused). --trusted-input opens your own local files
+in any format FFmpeg reads (MPEG-TS, MPEG-PS, WMV, HLS playlists...).
 """
 
 from __future__ import annotations
@@ -65,7 +70,8 @@ def _analyse_one(path, stem: str, recognizer, args, options, config) -> dict:
     from fer.video import analyze_video, probe_video
 
     out = Path(args.out)
-    info = probe_video(path)  # fails fast, before a progress bar is drawn
+    # Fails fast, before a progress bar is drawn; untrusted unless --trusted-input (fer.video_guard).
+    info = probe_video(path, trusted=getattr(args, "trusted_input", False))
     bar = tqdm(desc=path.name[:40], unit="frame", dynamic_ncols=True, leave=True)
 
     def progress(done: int, total: int | None) -> None:
@@ -74,7 +80,7 @@ def _analyse_one(path, stem: str, recognizer, args, options, config) -> dict:
         bar.update(done - bar.n)
 
     try:
-        result = analyze_video(info.path, recognizer, options,
+        result = analyze_video(info, recognizer, options,
                                annotate_to=out / f"{stem}_annotated.mp4" if args.annotate else None,
                                progress=progress)
     finally:
@@ -124,7 +130,7 @@ def run(args) -> int:
 
     from fer.insights import InsightConfig
     from fer.pipeline import PipelineConfig
-    from fer.video import AnalysisOptions, VideoError
+    from fer.video import AnalysisOptions, ContainerRefused, VideoError
 
     paths = find_videos(args.input)
     options = AnalysisOptions(every=args.every or 1, fps=args.fps, max_frames=args.max_frames,
@@ -147,7 +153,8 @@ def run(args) -> int:
             rows.append(_analyse_one(path, stem, recognizer, args, options, config))
         except (VideoError, OSError) as e:  # one bad video (or a full disk) must not stop the batch
             failed += 1
-            print(f"error: {e}", file=sys.stderr)
+            hint = " (a file of your own: --trusted-input)" if isinstance(e, ContainerRefused) else ""
+            print(f"error: {e}{hint}", file=sys.stderr)
             rows.append({"video": path.name, "error": str(e)})
     table = pd.DataFrame(rows)
     table.to_csv(out / "summary.csv", index=False)
@@ -199,5 +206,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-track", type=float, default=0.5, metavar="S",
                    help="leave people on screen for less than S seconds out of summaries "
                         "(default: %(default)s)")
+    p.add_argument("--trusted-input", action="store_true",
+                   help="the videos are your own local files: open any format FFmpeg reads, playlists and "
+                        "lists included (default: only MP4/MOV, Matroska/WebM and AVI, by content, and "
+                        "nothing that makes the decoder open another file or a URL)")
     p.add_argument("--reid-gap", type=float, default=5.0, metavar="S",
                    help="a person who returns within S seconds keeps their id (default: %(default)s)")
