@@ -54,14 +54,10 @@ def make_folder(folder: Path, copies: int) -> dict[str, float]:
 
 
 def video_options():
-    """`fer video`'s defaults, as `fer batch` passes them on."""
-    import argparse as ap
+    """`fer video`'s defaults, the settings every front end starts from."""
+    from fer.analysis import AnalysisSettings
 
-    from fer.cli import build_parser
-    from fer.commands.batch import OWN_OPTIONS
-
-    args = build_parser(command="batch").parse_args(["batch", "IN"])
-    return ap.Namespace(**{k: v for k, v in vars(args).items() if k not in OWN_OPTIONS})
+    return AnalysisSettings()
 
 
 ONE_FACE = "fer_test_clip"

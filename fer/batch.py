@@ -1,7 +1,8 @@
 """Folders of videos: every video analysed exactly as `fer video` does it, in parallel, resumable.
 
-Each video is one task that runs the `video` command itself on that one file (so the results are
-`fer video`'s, byte for byte) into OUT/.partial/<file name>/, and moves the folder to
+Each video is one task that runs `fer video`'s own analysis (`fer.commands.video.analyse_file`,
+over `fer.analysis`) on that one file, with the same typed `AnalysisSettings` (so the results are
+`fer video`'s, byte for byte), into OUT/.partial/<file name>/, and moves the folder to
 OUT/<file name>/ only when it succeeded. A finished folder is never redone (resume); a video
 that fails leaves no folder and a row in OUT/failures.csv, and the others carry on. OUT/summary.csv
 has one row per finished video of the whole folder, this run's and earlier runs'.
@@ -16,7 +17,6 @@ instance or, with `address`, on an existing cluster whose nodes have this packag
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import os
@@ -25,10 +25,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from fer.runtime import available_cores, threads
+
+if TYPE_CHECKING:
+    from fer.analysis import AnalysisSettings
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +45,8 @@ ENGINES = ("local", "ray")
 class VideoTask:
     video: Path
     out: Path  # the batch's output folder
-    options: argparse.Namespace  # the `video` command's options (its parser's defaults plus the user's)
+    settings: AnalysisSettings
+    annotate: bool = False  # also write an annotated copy
 
     @property
     def name(self) -> str:
@@ -89,31 +94,33 @@ def default_workers() -> int:
     return max(1, available_cores() // threads())
 
 
-def plan(in_dir: str | Path, out: str | Path, options: argparse.Namespace) -> list[VideoTask]:
+def plan(in_dir: str | Path, out: str | Path, settings: AnalysisSettings, annotate: bool = False) -> list[VideoTask]:
     from fer.commands.video import find_videos
 
     in_dir = Path(in_dir)
     if not in_dir.is_dir():
         raise FileNotFoundError(f"input folder not found: {in_dir}")
-    return [VideoTask(p, Path(out), options) for p in find_videos(str(in_dir))]
+    return [VideoTask(p, Path(out), settings, annotate) for p in find_videos(str(in_dir))]
 
 
 def run_one(task: VideoTask) -> VideoOutcome:
-    """Analyse one video with the `video` command; its console output goes to the video's log.txt.
+    """Analyse one video as `fer video` does; its progress output goes to the video's log.txt.
     Top-level and free of shared state, so a process pool or a Ray worker can run it."""
-    from fer.commands import video as video_cmd
+    from fer.analysis import ModelCache
+    from fer.commands.video import analyse_file
 
     start = time.perf_counter()
     shutil.rmtree(task.partial, ignore_errors=True)  # a run that died half-way starts again
     task.partial.mkdir(parents=True)
-    args = argparse.Namespace(**{**vars(task.options), "input": str(task.video), "out": str(task.partial)})
     error = None
     with open(task.partial / LOG_NAME, "w") as out, contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
         try:
-            if video_cmd.run(args) != 0:
-                error = _error_of(task.partial / "summary.csv") or "the video command failed (see its log)"
-        except Exception as e:  # one video fails alone
-            error = f"{type(e).__name__}: {e}"
+            recognizer = ModelCache().recognizer(task.settings)
+            row = analyse_file(task.video, task.video.stem, task.settings, recognizer, task.partial, task.annotate)
+            pd.DataFrame([row]).to_csv(task.partial / "summary.csv", index=False)
+        except Exception as e:  # one video fails alone, with its reason
+            print(f"error: {type(e).__name__}: {e}")
+            error = str(e) if isinstance(e, (ValueError, OSError)) else f"{type(e).__name__}: {e}"
     seconds = time.perf_counter() - start
     if error is None:
         shutil.rmtree(task.final, ignore_errors=True)
@@ -121,14 +128,6 @@ def run_one(task: VideoTask) -> VideoOutcome:
     else:
         shutil.rmtree(task.partial, ignore_errors=True)
     return VideoOutcome(task.name, error is None, round(seconds, 2), error)
-
-
-def _error_of(summary_csv: Path) -> str | None:
-    try:
-        errors = pd.read_csv(summary_csv).get("error")
-    except (OSError, ValueError):
-        return None
-    return None if errors is None or errors.dropna().empty else str(errors.dropna().iloc[0])
 
 
 def run_local(tasks: list[VideoTask], workers: int) -> Iterator[VideoOutcome]:
@@ -198,9 +197,10 @@ def write_tables(out: Path, tasks: Iterable[VideoTask], failures: list[VideoOutc
     return summary, failed
 
 
-def run_batch(in_dir: str | Path, out: str | Path, options: argparse.Namespace, engine: str = "local",
+def run_batch(in_dir: str | Path, out: str | Path, settings: AnalysisSettings, engine: str = "local",
               workers: int | None = None, address: str | None = None,
-              on_done: Callable[[VideoOutcome, int, int], None] | None = None) -> BatchReport:
+              on_done: Callable[[VideoOutcome, int, int], None] | None = None,
+              annotate: bool = False) -> BatchReport:
     """Analyse every video of `in_dir` not finished yet; `on_done(outcome, n_done, n_todo)` reports progress."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
@@ -208,7 +208,7 @@ def run_batch(in_dir: str | Path, out: str | Path, options: argparse.Namespace, 
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     out = Path(out)
-    tasks = plan(in_dir, out, options)
+    tasks = plan(in_dir, out, settings, annotate)
     out.mkdir(parents=True, exist_ok=True)
     todo = [t for t in tasks if not t.done]
     report = BatchReport(out, len(tasks), skipped=[t.name for t in tasks if t.done])

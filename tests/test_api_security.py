@@ -371,7 +371,7 @@ def test_start_up_sweeps_a_previous_servers_leftovers(serve, tmp_path):
 
     killed = leftover("a" * 32, (UPLOAD_NAME, f"job.{dead}.tmp"), owner=dead, instance="old")
     reused_pid = leftover("b" * 32, (UPLOAD_NAME,), status="queued", owner=os.getpid(), instance="old")
-    done = leftover("c" * 32, ("summary.json", "result_timeline.csv"), status="done", owner=dead)
+    done = leftover("c" * 32, ("result_summary.json", "result_timeline.csv"), status="done", owner=dead)
     mine = leftover("d" * 32, (UPLOAD_NAME,), owner=os.getpid(), instance=INSTANCE)  # this process's: alive
     half = jobs / ("e" * 32)
     half.mkdir()
@@ -383,7 +383,7 @@ def test_start_up_sweeps_a_previous_servers_leftovers(serve, tmp_path):
         assert sorted(p.name for p in folder.iterdir()) == [JOB_FILE], folder
         stored = json.loads((folder / JOB_FILE).read_text())
         assert stored["status"] == "failed" and stored["error"] == STOPPED
-    assert sorted(p.name for p in done.iterdir()) == [JOB_FILE, "result_timeline.csv", "summary.json"]
+    assert sorted(p.name for p in done.iterdir()) == [JOB_FILE, "result_summary.json", "result_timeline.csv"]
     assert sorted(p.name for p in mine.iterdir()) == [UPLOAD_NAME, JOB_FILE]
     assert not half.exists() and foreign.exists()
     with httpx.Client(base_url=url, timeout=GUARD_S) as client:

@@ -300,14 +300,15 @@ def test_a_full_or_missing_temp_folder_is_a_message(app, astronaut, monkeypatch,
 
 
 def test_a_full_disk_while_writing_the_upload_is_a_video_error(recognizer, monkeypatch):
+    from fer.analysis import AnalysisSettings
     from fer.app import video_tab
-    from fer.video import AnalysisOptions, VideoError
+    from fer.video import VideoError
 
     real_fdopen = video_tab.os.fdopen
     monkeypatch.setattr(video_tab.os, "fdopen", lambda fd, mode: real_fdopen(os.open("/dev/full", os.O_WRONLY), mode)
                         if os.close(fd) is None else None)
     with pytest.raises(VideoError, match="no room to store the upload .*No space left on device"):
-        video_tab.analyse_upload(b"x" * 100_000, "a.mp4", recognizer, AnalysisOptions())
+        video_tab.analyse_upload(b"x" * 100_000, "a.mp4", recognizer, AnalysisSettings())
 
 
 def test_stale_uploads_of_killed_processes_are_swept(tmp_path):

@@ -181,9 +181,12 @@ def test_live_and_video_tabs_build_one_pipeline_setting_from_the_sidebar():
     at half-life 0 the video tab kept the label hysteresis on)."""
     from fer.app.live import analyser_spec
     from fer.app.sidebar import AppSettings
-    from fer.app.video_tab import _options
+    from fer.analysis import AnalysisSettings
+    from fer.app.video_tab import analysis_settings
 
     for settings in (AppSettings(), AppSettings(half_life_s=0.0, detect_every=5)):
-        live, video = analyser_spec(settings).pipeline, _options(settings, None).pipeline
+        live, video = analyser_spec(settings).pipeline, analysis_settings(settings, None).pipeline
         assert live == video == settings.pipeline_config()
-    assert not _options(AppSettings(half_life_s=0.0), None).pipeline.smoothing_on
+    assert not analysis_settings(AppSettings(half_life_s=0.0), None).pipeline.smoothing_on
+    # the sidebar's defaults are `fer video`'s: the video tab analyses as the CLI does
+    assert analysis_settings(AppSettings(), None).with_(max_duration_s=3600.0) == AnalysisSettings()

@@ -20,14 +20,11 @@ TIMING = ("elapsed_s", "frames_per_second")  # the only fields allowed to differ
 
 
 def video_options(*extra: str):
-    """The `video` command's options as its parser builds them (defaults plus `extra`)."""
-    import argparse
-
+    """The typed settings `fer batch` builds from its options (defaults plus `extra`)."""
     from fer.cli import build_parser
-    from fer.commands.batch import OWN_OPTIONS
+    from fer.commands.video import settings_from
 
-    args = build_parser(command="batch").parse_args(["batch", "IN", *extra])
-    return argparse.Namespace(**{k: v for k, v in vars(args).items() if k not in OWN_OPTIONS})
+    return settings_from(build_parser(command="batch").parse_args(["batch", "IN", *extra]))
 
 
 def make_input(folder: Path, clips: dict[str, Path]) -> Path:

@@ -9,6 +9,7 @@ import logging
 import math
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
+from fer.analysis import AnalysisSettings
 from fer.api.auth import bearer, require_key
 from fer.api.errors import ApiError, image_error_status, install_handlers
 from fer.api.jobs import JobStore
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 API_VERSION = "1"
 MAX_FACES_LIMIT = 100  # per image: bounds the classifier work one request can ask for
 Tta = Literal["none", "flip", "flip_zoom"]
+VIDEO_DEFAULTS = AnalysisSettings()  # `fer video`'s, the app's and batch's too
 
 
 def _authorized(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
@@ -99,8 +102,8 @@ def _job_or_404(request: Request, job_id: str):
 
 @routes.post("/videos", tags=["videos"], status_code=202, openapi_extra=UPLOAD_BODY)
 async def submit_video(request: Request, model: str | None = None,
-                       min_face_size: int = Query(20, ge=12, le=4096),
-                       detect_every: int = Query(3, ge=1, le=30)) -> dict:
+                       min_face_size: int = Query(VIDEO_DEFAULTS.detector.min_face_size, ge=12, le=4096),
+                       detect_every: int = Query(VIDEO_DEFAULTS.pipeline.detect_every, ge=1, le=30)) -> dict:
     """Upload a video; the answer (202) comes at once with a job id, analysis runs in the background."""
     from fer.video import VideoError, probe_video
 
@@ -125,7 +128,10 @@ async def submit_video(request: Request, model: str | None = None,
                                 f"{st.settings.max_video_s:.0f} s")
         job = st.store.update(job.id, video=name)
         max_frames = max(1, math.ceil(st.settings.max_video_s * info.fps))  # also bounds unknown lengths
-        st.worker.submit(VideoRequest(job.id, path, model, min_face_size, detect_every, max_frames, owner))
+        settings = VIDEO_DEFAULTS.with_(
+            model=model, detector=replace(VIDEO_DEFAULTS.detector, min_face_size=min_face_size),
+            pipeline=replace(VIDEO_DEFAULTS.pipeline, detect_every=detect_every), max_frames=max_frames)
+        st.worker.submit(VideoRequest(job.id, path, settings, owner))
     except BaseException:
         if job is not None:
             st.store.delete(job.id)

@@ -1,15 +1,11 @@
-"""Loaded models, shared by all requests of a process: one classifier per model, one detector per
-(minimum face size, detector resolution). Loading takes seconds, so it happens once; both are
-safe to call from several threads (ONNX Runtime sessions and MTCNN hold no per-call state)."""
+"""Loaded models, shared by all requests of a process: one classifier per model, one MTCNN.
+Loading takes seconds, so it happens once; both are safe to call from several threads (ONNX
+Runtime sessions and MTCNN hold no per-call state)."""
 
 from __future__ import annotations
 
-import threading
-
 from fer.api.errors import ApiError
 from fer.weights import DEFAULT_WEIGHTS, ModelCard, card_path, list_weights, weights_path
-
-MAX_DETECTORS = 8  # distinct detector settings kept loaded; clients choose min_face_size freely
 
 
 def model_info(name: str) -> dict:
@@ -23,10 +19,14 @@ def model_info(name: str) -> dict:
 
 
 class Models:
+    """The API's model names and recognizers, over one `fer.analysis.ModelCache`: each classifier
+    loads once and one MTCNN serves every detector setting (`with_config`), however many minimum
+    face sizes clients ask for."""
+
     def __init__(self):
-        self._lock = threading.Lock()
-        self._classifiers: dict = {}
-        self._detectors: dict = {}
+        from fer.analysis import ModelCache
+
+        self.cache = ModelCache()
 
     @staticmethod
     def names() -> list[str]:
@@ -40,21 +40,11 @@ class Models:
 
     def recognizer(self, name: str | None, min_face_size: int = 20, detect_max_side: int = 640,
                    max_faces: int | None = None):
-        """A recognizer over shared models; cheap to build, so each request gets its own `max_faces`."""
-        from fer.classifier import EmotionClassifier
-        from fer.detection import DetectorConfig, FaceDetector
-        from fer.recognizer import DEFAULT_MAX_FACES, EmotionRecognizer
+        """A recognizer for one photo request; cheap to build, so each request gets its own settings."""
+        from fer.analysis import AnalysisSettings
+        from fer.detection import DetectorConfig
+        from fer.recognizer import DEFAULT_MAX_FACES
 
-        name = self.check(name)
-        with self._lock:  # two first requests must not load the same model twice
-            clf = self._classifiers.get(name)
-            if clf is None:
-                clf = self._classifiers[name] = EmotionClassifier(weights_path(name))
-            key = (min_face_size, detect_max_side)
-            det = self._detectors.pop(key, None)
-            if det is None:
-                det = FaceDetector(DetectorConfig(min_face_size=min_face_size, max_side=detect_max_side))
-            self._detectors[key] = det  # most recently used last
-            while len(self._detectors) > MAX_DETECTORS:
-                self._detectors.pop(next(iter(self._detectors)))
-        return EmotionRecognizer(classifier=clf, detector=det, max_faces=max_faces or DEFAULT_MAX_FACES)
+        settings = AnalysisSettings(model=self.check(name), max_faces=max_faces or DEFAULT_MAX_FACES,
+                                    detector=DetectorConfig(min_face_size=min_face_size, max_side=detect_max_side))
+        return self.cache.recognizer(settings)

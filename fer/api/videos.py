@@ -1,13 +1,11 @@
 """Background analysis of uploaded videos: a bounded pool of threads per server process.
 
-Each job runs the same public steps as `fer video` (fer.video.analyze_video, then
-fer.insights.summarize_video and fer.timeline.write_timeline) and reports progress into the
-job store; deleting a job, or stopping the server, stops its analysis at the next progress
+Each job runs `fer video`'s analysis (`fer.analysis.analyze`, with typed `AnalysisSettings`) and
+writes its summary document, and reports progress into the job store; deleting a job, or stopping the server, stops its analysis at the next progress
 report. Slots are counted per process and per API key, and claimed only for a complete upload."""
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections import Counter
@@ -15,14 +13,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from fer.analysis import AnalysisSettings
 from fer.api.errors import ApiError
 from fer.api.jobs import JobStore
-from fer.pipeline import PipelineConfig
 
 log = logging.getLogger(__name__)
 
-SUMMARY = "summary.json"
-TIMELINE = "result_timeline.csv"
+STEM = "result"  # the job folder's files: `VideoReport.write`'s names for this stem
+SUMMARY = f"{STEM}_summary.json"
+TIMELINE = f"{STEM}_timeline.csv"
 PROGRESS_EVERY = 10  # frames between status writes
 
 
@@ -38,10 +37,7 @@ class ServerStopping(Exception):
 class VideoRequest:
     job_id: str
     path: Path  # the upload, inside the job's folder; deleted once analysed
-    model: str
-    min_face_size: int
-    detect_every: int
-    max_frames: int
+    settings: AnalysisSettings
     owner: str = ""  # key hash of the client, whose slot it holds
 
 
@@ -119,15 +115,11 @@ class VideoWorker:
 
 
 def analyse(req: VideoRequest, store: JobStore, models, stopping: threading.Event | None = None) -> None:
-    from fer.commands.video import NOTE
-    from fer.insights import InsightConfig, summarize_video
-    from fer.timeline import write_timeline
-    from fer.video import AnalysisOptions, analyze_video
+    from fer.analysis import analyze
 
     job = store.get(req.job_id)
     if job is None:
         raise JobCancelled
-    recognizer = models.recognizer(req.model, req.min_face_size, detect_max_side=320)  # `fer video`'s default
 
     def progress(done: int, total: int | None) -> None:
         if stopping is not None and stopping.is_set():
@@ -136,17 +128,7 @@ def analyse(req: VideoRequest, store: JobStore, models, stopping: threading.Even
         if due and store.update(req.job_id, frames_done=done, frames_total=total) is None:
             raise JobCancelled
 
-    options = AnalysisOptions(max_frames=req.max_frames, pipeline=PipelineConfig(detect_every=req.detect_every))
-    result = analyze_video(req.path, recognizer, options, progress=progress)  # guarded again: fer.video_guard
-    summary = summarize_video(result.timeline, job.video, InsightConfig())
+    recognizer = models.cache.recognizer(req.settings)
+    report = analyze(req.path, req.settings, recognizer, name=job.video, progress=progress)  # guarded again
     folder = store.folder(req.job_id)
-    write_timeline(result.timeline, folder, "result")
-    info = result.info
-    doc = {"schema_version": 1, "video": job.video, "note": NOTE,
-           "source": {"width": info.width, "height": info.height, "fps": round(info.fps, 3),
-                      "frame_count": info.frame_count},
-           "analysis": {"detect_every": options.detect_every, "frames_analysed": result.frames_analysed,
-                        "stopped_at_cap": result.stopped_at_cap, "model": req.model,
-                        "elapsed_s": round(result.elapsed_s, 2)},
-           "summary": summary.to_dict()}
-    (folder / SUMMARY).write_text(json.dumps(doc, indent=2) + "\n")
+    report.write(folder, STEM, plot=False)

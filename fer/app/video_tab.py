@@ -15,19 +15,19 @@ import logging
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from fer.app.resources import get_recognizer
+from fer.analysis import NOTE, AnalysisSettings, VideoReport, analyze
+from fer.app.resources import video_recognizer
 from fer.app.sidebar import AppSettings
-from fer.insights import VideoSummary, summarize_video
 from fer.labels import display_name
 from fer.recognizer import EmotionRecognizer
 from fer.timeline import plotly_figure
-from fer.video import AnalysisOptions, ProgressFn, VideoAnalysis, VideoError, analyze_video
+from fer.video import ProgressFn, VideoError
 from fer.video_guard import ACCEPTED_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -38,26 +38,15 @@ STALE_AFTER_S = 24 * 3600.0  # files whose owner cannot be told are swept after 
 MAX_DURATION_S = 600.0  # the app analyses the first 10 minutes (the CLI: --max-duration)
 RATES = {"Every frame": None, "10 frames per second": 10.0, "5 frames per second": 5.0,
          "2 frames per second": 2.0}
-NOTE = ("These figures describe visible facial expressions, frame by frame, for a human reviewer. "
-        "They do not measure feelings, honesty or suitability, and must never decide about a person.")
 
 
-@dataclass(frozen=True)
-class VideoReport:
-    name: str
-    analysis: VideoAnalysis
-    summary: VideoSummary
-
-    def csv(self) -> bytes:
-        return self.analysis.timeline.to_csv(index=False, float_format="%.5g").encode()
-
-    def json(self, model: str) -> str:
-        a = self.analysis
-        return json.dumps({"video": self.name, "note": NOTE, "model": model,
-                           "source": {"width": a.info.width, "height": a.info.height,
-                                      "fps": round(a.info.fps, 3), "frame_count": a.info.frame_count},
-                           "frames_analysed": a.frames_analysed, "stopped_at_cap": a.stopped_at_cap,
-                           "summary": self.summary.to_dict()}, indent=2)
+def analysis_settings(settings: AppSettings, rate: float | None) -> AnalysisSettings:
+    """`fer video`'s settings (`fer.analysis`), with the sidebar's model, detection confidence,
+    faces per frame, detection schedule and smoothing, whose defaults are the same. The minimum face
+    stays video's 20 px: the sidebar's 40 px is there to keep the live view fast."""
+    d = AnalysisSettings()
+    return d.with_(model=settings.weights, max_faces=settings.max_faces, fps=rate, max_duration_s=MAX_DURATION_S,
+                   detector=replace(d.detector, min_score=settings.min_score), pipeline=settings.pipeline_config())
 
 
 def _owner_alive(path: Path) -> bool | None:
@@ -93,7 +82,7 @@ def sweep_stale_uploads(folder: str | Path | None = None, now: float | None = No
     return removed
 
 
-def analyse_upload(data: bytes, name: str, recognizer: EmotionRecognizer, options: AnalysisOptions,
+def analyse_upload(data: bytes, name: str, recognizer: EmotionRecognizer, settings: AnalysisSettings,
                    progress: ProgressFn | None = None) -> VideoReport:
     """Analyse uploaded bytes through a temporary file that never outlives the call. A full or
     read-only temporary folder is a `VideoError` with the system's reason."""
@@ -109,19 +98,14 @@ def analyse_upload(data: bytes, name: str, recognizer: EmotionRecognizer, option
         except OSError as e:
             raise VideoError(f"there is no room to store the upload for analysis ({e.strerror or e})") from None
         try:
-            analysis = analyze_video(tmp, recognizer, options, progress=progress)  # guarded: untrusted
+            return analyze(tmp, settings, recognizer, name=name, progress=progress)  # guarded: untrusted
         except VideoError as e:  # the message names the temporary file; the user knows their own
             raise VideoError(str(e).replace(Path(tmp).name, name)) from None
     finally:
         Path(tmp).unlink(missing_ok=True)
-    return VideoReport(name, analysis, summarize_video(analysis.timeline, name))
 
 
-def _options(settings: AppSettings, rate: float | None) -> AnalysisOptions:
-    return AnalysisOptions(fps=rate, max_duration_s=MAX_DURATION_S, pipeline=settings.pipeline_config())
-
-
-def _cards(summary: VideoSummary) -> None:
+def _cards(summary) -> None:
     # Short labels: long ones are cut ('Model confide...') in a column a quarter of the page wide.
     c = st.columns(4)
     c[0].metric("Video length", f"{summary.duration_s:.1f} s",
@@ -191,8 +175,9 @@ def render_video_tab(settings: AppSettings) -> None:
                     bar.progress(0.0, text=f"{done} frames")
 
             try:
-                report = analyse_upload(upload.getvalue(), upload.name, get_recognizer(settings),
-                                        _options(settings, RATES[rate_name]), progress)
+                video_settings = analysis_settings(settings, RATES[rate_name])
+                report = analyse_upload(upload.getvalue(), upload.name, video_recognizer(video_settings),
+                                        video_settings, progress)
             except VideoError as e:
                 bar.empty()
                 st.error(f"Could not analyse {upload.name}: {e}")
@@ -217,9 +202,9 @@ def render_video_tab(settings: AppSettings) -> None:
     _cards(report.summary)
     stem = Path(report.name).stem
     d1, d2 = st.columns(2)
-    d1.download_button("Download timeline (CSV)", report.csv(), file_name=f"{stem}_timeline.csv",
+    d1.download_button("Download timeline (CSV)", report.timeline_csv(), file_name=f"{stem}_timeline.csv",
                        mime="text/csv", key="video_csv")
-    d2.download_button("Download summary (JSON)", report.json(model), file_name=f"{stem}_summary.json",
+    d2.download_button("Download summary (JSON)", json.dumps(report.document(), indent=2), file_name=f"{stem}_summary.json",
                        mime="application/json", key="video_json")
     if not report.summary.people:
         st.warning("No face was found for long enough. Try a larger, frontal, well-lit face, or lower the "

@@ -11,8 +11,6 @@ import argparse
 
 HELP = "analyse a folder of videos in parallel (process pool or Ray), resumable, one summary.csv"
 
-OWN_OPTIONS = ("engine", "workers", "address", "command", "func")
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from fer.batch import ENGINES
@@ -37,11 +35,12 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from fer.batch import plan, run_batch
+    from fer.commands.video import settings_from
 
     if args.address and args.engine != "ray":
         raise ValueError("--address needs --engine ray")
-    options = argparse.Namespace(**{k: v for k, v in vars(args).items() if k not in OWN_OPTIONS})
-    tasks = plan(args.input, args.out, options)  # fails fast on a missing or empty folder
+    settings = settings_from(args)  # the same typed settings as `fer video`
+    tasks = plan(args.input, args.out, settings, args.annotate)  # fails fast on a missing or empty folder
     todo = sum(not t.done for t in tasks)
     print(f"{len(tasks)} videos in {args.input}: {len(tasks) - todo} already done, {todo} to analyse "
           f"(engine {args.engine})")
@@ -54,7 +53,8 @@ def run(args) -> int:
         bar.update(1)
 
     try:
-        report = run_batch(args.input, args.out, options, args.engine, args.workers, args.address, on_done)
+        report = run_batch(args.input, args.out, settings, args.engine, args.workers, args.address, on_done,
+                           args.annotate)
     finally:
         bar.close()
     out = Path(args.out)

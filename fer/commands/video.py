@@ -16,13 +16,13 @@ in any format FFmpeg reads (MPEG-TS, MPEG-PS, WMV, HLS playlists...).
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fer.analysis import AnalysisSettings
 
 HELP = "analyse videos: emotion timeline, per-person summary, plots"
-# Shape of <name>_summary.json: bump when a key is renamed, removed or changes meaning.
-SUMMARY_SCHEMA_VERSION = 1
-
-NOTE = ("Signals about visible facial expressions, for a human reviewer. They do not measure feelings, "
-        "honesty or suitability and must not be used on their own to decide about people.")
 
 
 def find_videos(pattern: str) -> list:
@@ -59,19 +59,30 @@ def _stems(paths: list) -> list[str]:
     return out
 
 
-def _analyse_one(path, stem: str, recognizer, args, options, config) -> dict:
-    import json
+def settings_from(args) -> AnalysisSettings:
+    """The command's options as the one settings object every front end fills."""
+    from fer.analysis import AnalysisSettings, default_detector
+    from fer.pipeline import PipelineConfig
+
+    base = AnalysisSettings()
+    detector = replace(default_detector(), min_face_size=args.min_face, max_side=args.detect_side)
+    return base.with_(model=args.weights or base.model, detector=detector, max_faces=args.max_faces,
+                      pipeline=PipelineConfig(detect_every=args.detect_every), every=args.every or 1,
+                      fps=args.fps, max_frames=args.max_frames, max_duration_s=args.max_duration,
+                      reid_gap_s=args.reid_gap, min_track_s=args.min_track, trusted_input=args.trusted_input)
+
+
+def analyse_file(path, stem: str, settings: AnalysisSettings, recognizer, out, annotate: bool = False) -> dict:
+    """One video into `out` (<stem>_timeline.csv, _summary.json, _timeline.png); returns its
+    summary row. Raises `VideoError` (or OSError) for a video that cannot be analysed."""
     from pathlib import Path
 
     from tqdm import tqdm
 
-    from fer.insights import summarize_video
-    from fer.timeline import plot_timeline_png, write_timeline
-    from fer.video import analyze_video, probe_video
+    from fer.analysis import analyze
+    from fer.video import probe_video
 
-    out = Path(args.out)
-    # Fails fast, before a progress bar is drawn; untrusted unless --trusted-input (fer.video_guard).
-    info = probe_video(path, trusted=getattr(args, "trusted_input", False))
+    info = probe_video(path, trusted=settings.trusted_input)  # fails fast, before a progress bar is drawn
     bar = tqdm(desc=path.name[:40], unit="frame", dynamic_ncols=True, leave=True)
 
     def progress(done: int, total: int | None) -> None:
@@ -79,41 +90,19 @@ def _analyse_one(path, stem: str, recognizer, args, options, config) -> dict:
             bar.total = total
         bar.update(done - bar.n)
 
+    out = Path(out)
     try:
-        result = analyze_video(info, recognizer, options,
-                               annotate_to=out / f"{stem}_annotated.mp4" if args.annotate else None,
-                               progress=progress)
+        report = analyze(info, settings, recognizer, name=str(path), progress=progress,
+                         annotate_to=out / f"{stem}_annotated.mp4" if annotate else None)
     finally:
         bar.close()
-    summary = summarize_video(result.timeline, path.name, config)
-    files = write_timeline(result.timeline, out, stem)
-    png = plot_timeline_png(result.timeline, out / f"{stem}_timeline.png",
-                            [p.track_id for p in summary.people],
-                            title=path.name)
-    report = {
-        "schema_version": SUMMARY_SCHEMA_VERSION,
-        "video": str(path),
-        "note": NOTE,
-        "source": {"width": info.width, "height": info.height, "fps": round(info.fps, 3),
-                   "frame_count": info.frame_count, "codec": info.codec, "decoder": info.backend},
-        "analysis": {"every": options.every, "fps": options.fps, "detect_every": options.detect_every,
-                     "frames_analysed": result.frames_analysed, "stopped_at_cap": result.stopped_at_cap,
-                     "stopped_by": result.stopped_by, "analysed_s": round(result.analysed_s, 3),
-                     "max_frames": options.max_frames, "max_duration_s": options.max_duration_s,
-                     "max_faces": recognizer.max_faces, "elapsed_s": round(result.elapsed_s, 2),
-                     "frames_per_second": round(result.frames_per_second, 2),
-                     "weights": recognizer.classifier.weights_path.name, "min_track_s": config.min_track_s},
-        "summary": summary.to_dict(),
-        "files": {"timeline_csv": files.csv.name,
-                  "timeline_parquet": files.parquet.name if files.parquet else None, "plot": png.name,
-                  "annotated": result.annotated_path.name if result.annotated_path else None},
-    }
-    (out / f"{stem}_summary.json").write_text(json.dumps(report, indent=2) + "\n")
+    report.write(out, stem)
+    result, summary = report.analysis, report.summary
     if result.stopped_by == "max_frames":
         print(f"warning: {path.name}: stopped after {result.frames_analysed} analysed frames; "
               "raise --max-frames to analyse all of it")
     elif result.stopped_by == "max_duration_s":
-        print(f"warning: {path.name}: only the first {options.max_duration_s:g} s were analysed; "
+        print(f"warning: {path.name}: only the first {settings.max_duration_s:g} s were analysed; "
               "raise --max-duration to analyse all of it")
     people = ", ".join(f"#{p.track_id} {p.seconds_on_screen:.1f}s {p.dominant}" for p in summary.people)
     people = people or "no one"
@@ -122,43 +111,39 @@ def _analyse_one(path, stem: str, recognizer, args, options, config) -> dict:
     return summary.row()
 
 
-def run(args) -> int:
+def analyse_files(paths: list, settings: AnalysisSettings, out, annotate: bool = False) -> list[dict]:
+    """Every video into `out` and one row each (an "error" row for a video that failed) in
+    out/summary.csv; the models load once. Shared by this command and `fer batch`."""
     import sys
     from pathlib import Path
 
     import pandas as pd
 
-    from fer.insights import InsightConfig
-    from fer.pipeline import PipelineConfig
-    from fer.video import AnalysisOptions, ContainerRefused, VideoError
-
-    paths = find_videos(args.input)
-    options = AnalysisOptions(every=args.every or 1, fps=args.fps, max_frames=args.max_frames,
-                              max_duration_s=args.max_duration, reid_gap_s=args.reid_gap,
-                              pipeline=PipelineConfig(detect_every=args.detect_every))
-    config = InsightConfig(min_track_s=args.min_track)
-    from fer.recognizer import EmotionRecognizer
+    from fer.analysis import ModelCache
+    from fer.video import ContainerRefused, VideoError
     from fer.weights import list_weights, weights_path
 
-    weights = weights_path(args.weights) if args.weights else None
-    if weights is not None and not weights.is_file():
-        raise FileNotFoundError(f"weights not found: {args.weights} (shipped: {', '.join(list_weights())})")
-    recognizer = EmotionRecognizer(weights, min_face_size=args.min_face, detect_max_side=args.detect_side,
-                                   max_faces=args.max_faces)
-    out = Path(args.out)
+    if not weights_path(settings.model).is_file():
+        raise FileNotFoundError(f"weights not found: {settings.model} (shipped: {', '.join(list_weights())})")
+    recognizer = ModelCache().recognizer(settings)
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rows, failed = [], 0
+    rows = []
     for path, stem in zip(paths, _stems(paths)):
         try:
-            rows.append(_analyse_one(path, stem, recognizer, args, options, config))
+            rows.append(analyse_file(path, stem, settings, recognizer, out, annotate))
         except (VideoError, OSError) as e:  # one bad video (or a full disk) must not stop the batch
-            failed += 1
             hint = " (a file of your own: --trusted-input)" if isinstance(e, ContainerRefused) else ""
             print(f"error: {e}{hint}", file=sys.stderr)
             rows.append({"video": path.name, "error": str(e)})
-    table = pd.DataFrame(rows)
-    table.to_csv(out / "summary.csv", index=False)
-    print(f"wrote {out}/summary.csv ({len(rows) - failed} of {len(rows)} videos analysed)")
+    pd.DataFrame(rows).to_csv(out / "summary.csv", index=False)
+    return rows
+
+
+def run(args) -> int:
+    rows = analyse_files(find_videos(args.input), settings_from(args), args.out, args.annotate)
+    failed = sum("error" in r for r in rows)
+    print(f"wrote {args.out}/summary.csv ({len(rows) - failed} of {len(rows)} videos analysed)")
     return 1 if failed else 0  # 2 (usage errors) comes from fer.cli
 
 
@@ -177,38 +162,38 @@ def _positive_float(s: str) -> float:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from fer.recognizer import DEFAULT_MAX_FACES
-    from fer.video import DEFAULT_MAX_DURATION_S
+    from fer.analysis import AnalysisSettings
 
+    d = AnalysisSettings()  # the defaults of every front end
     p.add_argument("input", metavar="IN", help="a video file, a directory of videos, or a glob")
     p.add_argument("--out", default="fer_video_results", help="output directory (default: %(default)s)")
     rate = p.add_mutually_exclusive_group()
     rate.add_argument("--every", type=_positive_int, metavar="N",
                       help="analyse every N-th frame (default: all)")
     rate.add_argument("--fps", type=_positive_float, metavar="F", help="analyse about F frames per second")
-    p.add_argument("--detect-every", type=_positive_int, default=3, metavar="K",
+    p.add_argument("--detect-every", type=_positive_int, default=d.pipeline.detect_every, metavar="K",
                    help="run the face detector on every K-th analysed frame and track in between; a "
                         "face that leaves its box is detected again at once (default: %(default)s; "
                         "1 = detect on every frame, exact but about 2.5x slower)")
-    p.add_argument("--detect-side", type=_positive_int, default=320, metavar="PX",
+    p.add_argument("--detect-side", type=_positive_int, default=d.detector.max_side, metavar="PX",
                    help="longer side of the copy the detector sees (default: %(default)s; 640 finds "
                         "smaller faces, about 2x slower)")
     p.add_argument("--annotate", action="store_true", help="also write an annotated video")
-    p.add_argument("--max-frames", type=_positive_int, default=108_000, metavar="N",
+    p.add_argument("--max-frames", type=_positive_int, default=d.max_frames, metavar="N",
                    help="stop after N analysed frames (default: %(default)s, one hour at 30 fps)")
-    p.add_argument("--max-duration", type=_positive_float, default=DEFAULT_MAX_DURATION_S, metavar="S",
+    p.add_argument("--max-duration", type=_positive_float, default=d.max_duration_s, metavar="S",
                    help="analyse at most the first S seconds of each video (default: %(default)g)")
-    p.add_argument("--max-faces", type=_positive_int, default=DEFAULT_MAX_FACES, metavar="N",
+    p.add_argument("--max-faces", type=_positive_int, default=d.max_faces, metavar="N",
                    help="analyse at most the N largest faces in each frame (default: %(default)s)")
     p.add_argument("--weights", metavar="W", help="weights name in weights/ or a .safetensors path")
-    p.add_argument("--min-face", type=_positive_int, default=20, metavar="PX",
+    p.add_argument("--min-face", type=_positive_int, default=d.detector.min_face_size, metavar="PX",
                    help="smallest face to detect, in pixels (default: %(default)s; larger is faster)")
-    p.add_argument("--min-track", type=float, default=0.5, metavar="S",
+    p.add_argument("--min-track", type=float, default=d.min_track_s, metavar="S",
                    help="leave people on screen for less than S seconds out of summaries "
                         "(default: %(default)s)")
     p.add_argument("--trusted-input", action="store_true",
                    help="the videos are your own local files: open any format FFmpeg reads, playlists and "
                         "lists included (default: only MP4/MOV, Matroska/WebM and AVI, by content, and "
                         "nothing that makes the decoder open another file or a URL)")
-    p.add_argument("--reid-gap", type=float, default=5.0, metavar="S",
+    p.add_argument("--reid-gap", type=float, default=d.reid_gap_s, metavar="S",
                    help="a person who returns within S seconds keeps their id (default: %(default)s)")

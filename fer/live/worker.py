@@ -200,22 +200,20 @@ class _Analyser:
         self.spec: AnalyserSpec | None = None
         self.pipeline = None
         self.control = LoadController()
-        self._recognizers: dict[str, object] = {}
+        self.models = None  # fer.analysis.ModelCache, created with the first spec
 
     def configure(self, spec: AnalyserSpec) -> None:
         from fer import runtime
+        from fer.analysis import AnalysisSettings, ModelCache
         from fer.detection import DetectorConfig
         from fer.pipeline import EmotionPipeline
-        from fer.recognizer import EmotionRecognizer
 
         runtime.set_threads(spec.threads)
         old, self.spec = self.spec, spec
-        if spec.weights not in self._recognizers:
-            self._recognizers = {spec.weights: EmotionRecognizer(spec.weights)}  # one model at a time
-        base = self._recognizers[spec.weights]
-        detector_config = DetectorConfig(min_score=spec.min_score, min_face_size=spec.min_face_size)
-        detector = base.detector.with_config(detector_config)
-        recognizer = EmotionRecognizer(classifier=base.classifier, detector=detector, max_faces=spec.max_faces)
+        self.models = self.models or ModelCache(max_models=1)  # one model at a time
+        recognizer = self.models.recognizer(AnalysisSettings(
+            model=spec.weights, max_faces=spec.max_faces,
+            detector=DetectorConfig(min_score=spec.min_score, min_face_size=spec.min_face_size)))
         if self.pipeline is None or old is None or old.pipeline != spec.pipeline:
             self.pipeline = EmotionPipeline(recognizer, spec.pipeline)
             self.control = LoadController()
