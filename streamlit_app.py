@@ -4,31 +4,25 @@ Run with `streamlit run streamlit_app.py`; the parts live in `fer/app/`.
 """
 
 import logging
-from pathlib import Path
 
 import streamlit as st
 
+from fer.app.layout import compact_page
 from fer.app.live import render_live_tab
 from fer.app.photo import render_photo_tab
 from fer.app.sidebar import render_sidebar
 
-MODEL_CARD = Path(__file__).resolve().parent / "weights" / "MODEL_CARD.md"
+INTRO = ("Shows how likely seven facial expressions (happy, sad, angry...) are in every face: live "
+         "from your camera, in a photo or in a video.")
 
 # streamlit-webrtc reports errors in its media threads only through `logging`; without a root
 # handler they vanish and a stalled stream gives no clue (a no-op after the first run).
 logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 st.set_page_config(page_title="Facial emotion recognition", page_icon="🙂", layout="wide")
+compact_page()
 st.title("Facial emotion recognition")
-st.caption(
-    "**Responsible use.** The model estimates the *probability* of a visible facial expression in "
-    "each frame; it does not know what anyone feels. Results are less reliable for some faces, "
-    "poses and lighting. Do not use them to judge, screen or monitor people (hiring, policing, "
-    "education, health, border control) or without their consent. Limits and measured accuracy: "
-    "model card (`weights/MODEL_CARD.md`).")
-if MODEL_CARD.is_file():
-    with st.expander("Model card"):
-        st.markdown(MODEL_CARD.read_text(encoding="utf-8"))
+st.markdown(INTRO)
 
 settings = render_sidebar()
 live_tab, photo_tab, video_tab = st.tabs(["Live webcam", "Photo", "Video file"])

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from benchmarks.pipeline_machine import Machine
 from benchmarks.pipeline_soak import SoakResult
 
-# Mean ms per frame per stage. The first five are `fer.pipeline.StageTimings` (the pipeline
+# Mean ms per frame per stage. The first five are `fer.results.StageTimings` (the pipeline
 # times itself; "cut" is the scene-cut check, "classify" includes aligning the crops,
 # "track_smooth" is its track_ms);
 # "draw" is `EmotionAnnotator.annotate`, timed around the call.

@@ -31,7 +31,7 @@ _EXPORTS = {
     "DetectorConfig": "fer.detection",
     "EmotionPipeline": "fer.pipeline",
     "PipelineConfig": "fer.pipeline",
-    "FrameResult": "fer.pipeline",
+    "FrameResult": "fer.results",
     "Face": "fer.results",
     "FaceEmotion": "fer.results",
     "IoUTracker": "fer.tracking",

@@ -31,9 +31,51 @@ class BoxAnnotator:
         return scene
 
 
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+TAG_PAD = 2  # pixels of tag around the text on each side
+
+
+@dataclass(frozen=True)
+class TagLayout:
+    """Where a label tag goes: corners as cv2.rectangle draws them (both inclusive), the font
+    scale that fits the frame, and the text's origin."""
+
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+    scale: float
+    text_x: int
+    text_y: int
+
+
+def tag_layout(text: str, box: tuple[float, float, float, float], frame_w: int, frame_h: int,
+               scale: float, thickness: int = 1) -> TagLayout:
+    """The tag for `text` above `box`, or just inside its top when there is no room above, and
+    always fully inside the frame: a face at the edge or a small stream must not cut the label
+    (issue 23.2: "ppy 42%"). The font shrinks only when the text is wider than the frame."""
+    for _ in range(20):  # converges in one or two steps; the bound only guards degenerate sizes
+        (tw, th), base = cv2.getTextSize(text, FONT, scale, thickness)
+        w, h = tw + 2 * TAG_PAD, th + base + 2 * TAG_PAD
+        if w < frame_w and h < frame_h:
+            break
+        scale *= 0.9 * min(frame_w / (w + 1), frame_h / (h + 1), 1.0)
+    w, h = min(w, frame_w - 1), min(h, frame_h - 1)
+    x1, y1 = int(round(box[0])), int(round(box[1]))
+    top = y1 - h if y1 - h >= 0 else max(y1, 0)
+    top = min(max(top, 0), max(frame_h - 1 - h, 0))
+    left = min(max(x1, 0), max(frame_w - 1 - w, 0))
+    return TagLayout(left, top, left + w, top + h, scale, left + TAG_PAD, top + TAG_PAD + th)
+
+
+def label_font(shape: tuple[int, ...]) -> tuple[float, int]:
+    """(font scale, stroke thickness) of the label tags on a frame of this shape."""
+    return max(0.4, max(shape[:2]) / 1200), max(1, round(max(shape[:2]) / 400))
+
+
 @dataclass
 class LabelAnnotator:
-    """'#id Label 87%' on a filled tag above the box (inside the frame when the box touches the top)."""
+    """'#id Label 87%' on a filled tag above the box, inside the frame (`tag_layout`)."""
 
     uncertain_below: float = 0.0
     show_track_id: bool = True
@@ -46,18 +88,15 @@ class LabelAnnotator:
         return f"#{f.track_id} {body}" if self.show_track_id and f.track_id is not None else body
 
     def annotate(self, scene: np.ndarray, faces: list[FaceEmotion]) -> np.ndarray:
-        scale = max(0.4, max(scene.shape[:2]) / 1200)
-        t = _thickness(scene)
+        scale, t = label_font(scene.shape)
+        h, w = scene.shape[:2]
         for f in faces:
-            label = f.shown_label(self.uncertain_below)
+            colour = color_rgb(f.shown_label(self.uncertain_below))
             text = self.text(f)
-            (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, t)
-            x1, y1 = int(round(f.box[0])), int(round(f.box[1]))
-            top = y1 - th - base - 4 if y1 - th - base - 4 >= 0 else y1
-            x1 = min(max(0, x1), max(0, scene.shape[1] - tw - 4))
-            cv2.rectangle(scene, (x1, top), (x1 + tw + 4, top + th + base + 4), color_rgb(label), -1)
-            lum = np.dot(color_rgb(label), (0.299, 0.587, 0.114))
-            cv2.putText(scene, text, (x1 + 2, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale,
+            tag = tag_layout(text, f.box, w, h, scale, t)
+            cv2.rectangle(scene, (tag.x1, tag.y1), (tag.x2, tag.y2), colour, -1)
+            lum = np.dot(colour, (0.299, 0.587, 0.114))
+            cv2.putText(scene, text, (tag.text_x, tag.text_y), FONT, tag.scale,
                         (0, 0, 0) if lum > 140 else (255, 255, 255), t, cv2.LINE_AA)
         return scene
 
@@ -105,7 +144,8 @@ class EmotionAnnotator:
 
 @dataclass
 class StatusAnnotator:
-    """A one-line read-out on a dark tag in the top-left corner (the live view's rates)."""
+    """A one-line notice on a dark tag in the top-left corner (the live view says 'busy' with it;
+    its rates are shown below the video, where they cover no label)."""
 
     def annotate(self, scene: np.ndarray, text: str) -> np.ndarray:
         scale = max(0.5, max(scene.shape[:2]) / 1000)

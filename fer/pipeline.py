@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from fer.recognizer import EmotionRecognizer, largest_faces
-from fer.results import Face, FaceEmotion
+from fer.results import Face, FaceEmotion, FrameResult, StageTimings
 from fer.scenecut import SceneCutDetector
 from fer.smoothing import EmotionSmoother
 from fer.tracking import IoUTracker, TrackerConfig, iou_matrix
@@ -41,31 +41,6 @@ class PipelineConfig:
         """Smoothing (the moving average and the label hysteresis) is on; a half-life of 0 turns
         both off, so the live view and video analysis mean the same by it."""
         return self.smoothing and self.half_life_s > 0
-
-
-@dataclass(frozen=True)
-class StageTimings:
-    """Milliseconds spent in each stage for one frame (0 for a stage that did not run)."""
-
-    cut_ms: float = 0.0
-    recheck_ms: float = 0.0
-    detect_ms: float = 0.0
-    classify_ms: float = 0.0
-    track_ms: float = 0.0
-
-    @property
-    def total_ms(self) -> float:
-        return self.cut_ms + self.recheck_ms + self.detect_ms + self.classify_ms + self.track_ms
-
-
-@dataclass
-class FrameResult:
-    index: int
-    t: float  # seconds
-    faces: list[FaceEmotion]  # tracked; `probs` smoothed, `frame_probs` the frame's own
-    detected: bool  # whether MTCNN ran on this frame
-    cut: bool = False  # the frame starts a new shot (`fer.scenecut`)
-    timings: StageTimings = field(default_factory=StageTimings)
 
 
 @dataclass

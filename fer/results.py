@@ -1,4 +1,4 @@
-"""Typed results that flow through the pipeline: frame -> Face -> FaceEmotion."""
+"""Typed results that flow through the pipeline: frame -> Face -> FaceEmotion -> FrameResult."""
 
 from __future__ import annotations
 
@@ -98,3 +98,31 @@ class FaceEmotion:
             "probs": {k: round(v, 4) for k, v in self.probs.items()},
             "track_id": self.track_id,
         }
+
+
+@dataclass(frozen=True)
+class StageTimings:
+    """Milliseconds spent in each stage for one frame (0 for a stage that did not run)."""
+
+    cut_ms: float = 0.0
+    recheck_ms: float = 0.0
+    detect_ms: float = 0.0
+    classify_ms: float = 0.0
+    track_ms: float = 0.0
+
+    @property
+    def total_ms(self) -> float:
+        return self.cut_ms + self.recheck_ms + self.detect_ms + self.classify_ms + self.track_ms
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """One analysed frame, from the pipeline (live and video) to the timeline table."""
+
+    index: int  # the pipeline's frame count; in video analysis, the source frame's index
+    t: float  # seconds
+    faces: list[FaceEmotion]  # tracked; `probs` smoothed, `frame_probs` the frame's own
+    detected: bool  # whether MTCNN ran on this frame
+    cut: bool = False  # the frame starts a new shot (`fer.scenecut`)
+    timings: StageTimings = field(default_factory=StageTimings)
+    dt: float = 0.0  # seconds of video this frame stands for (video analysis; 0 live)

@@ -14,15 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
 from fer.labels import color_hex, display_name
-
-if TYPE_CHECKING:
-    from fer.video import FrameRecord
+from fer.results import FrameResult
 
 BASE_COLUMNS = ("time_s", "frame", "dt_s", "track_id", "x1", "y1", "x2", "y2", "det_score", "detected",
                 "label", "confidence")
@@ -42,7 +38,7 @@ def labels_of(df: pd.DataFrame) -> tuple[str, ...]:
 
 
 class TimelineBuilder:
-    """Accumulates `fer.video.FrameRecord`s into the timeline table."""
+    """Accumulates analysed frames (`FrameResult`s of a video, person ids set) into the timeline table."""
 
     def __init__(self, labels: tuple[str, ...]):
         self.labels = tuple(labels)
@@ -57,13 +53,13 @@ class TimelineBuilder:
         self._buf[self._n] = row
         self._n += 1
 
-    def add(self, record: FrameRecord) -> None:
+    def add(self, record: FrameResult) -> None:
         self.frames += 1
         base = [record.t, record.index, record.dt]
         if not record.faces:
             row = np.full(self._ncols, np.nan)
             row[:3] = base
-            row[9] = float(record.detected)
+            row[BASE_COLUMNS.index("detected")] = float(record.detected)
             self._append(row)
             return
         for face in record.faces:

@@ -19,7 +19,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +28,8 @@ import numpy as np
 from fer.pipeline import EmotionPipeline, PipelineConfig
 from fer.recognizer import EmotionRecognizer
 from fer.reid import TrackLinker
-from fer.results import FaceEmotion
+from fer.timeline import TimelineBuilder
+from fer.results import FaceEmotion, FrameResult
 from fer.video_guard import (  # noqa: F401 - VideoError and ContainerRefused are re-exported here
     Container,
     ContainerRefused,
@@ -378,15 +379,6 @@ class AnalysisOptions:
             raise ValueError(f"detect_every must be >= 1, got {self.pipeline.detect_every}")
 
 
-@dataclass(frozen=True)
-class FrameRecord:
-    index: int  # source frame index
-    t: float  # seconds
-    dt: float  # seconds of video this analysed frame stands for
-    faces: list[FaceEmotion]  # track_id = person id; `probs` smoothed, `frame_probs` the frame's own
-    detected: bool  # whether the detector ran on this frame
-
-
 class _AnnotatedWriter:
     def __init__(self, path: Path, info: VideoInfo, fps: float):
         import cv2
@@ -413,8 +405,9 @@ class _AnnotatedWriter:
 
 def iter_video_analysis(video: str | Path | VideoInfo, recognizer: EmotionRecognizer, options: AnalysisOptions | None = None,
                         annotate_to: str | Path | None = None,
-                        progress: ProgressFn | None = None) -> Iterator[FrameRecord]:
-    """One `FrameRecord` per analysed frame, as the video decodes; memory does not grow with length."""
+                        progress: ProgressFn | None = None) -> Iterator[FrameResult]:
+    """One `FrameResult` per analysed frame (the source frame's index and time, the seconds it
+    stands for, person ids), as the video decodes; memory does not grow with length."""
     opts = options or AnalysisOptions()
     info = video if isinstance(video, VideoInfo) else probe_video(video)
     sampler = FrameSampler(info.fps, opts.every, opts.fps)
@@ -431,8 +424,8 @@ def iter_video_analysis(video: str | Path | VideoInfo, recognizer: EmotionRecogn
         n = 0
         for frame in iter_frames(info, opts.every, opts.fps, opts.max_frames, opts.max_duration_s):
             result = pipeline.process(frame.rgb, frame.t)
-            record = FrameRecord(frame.index, frame.t, frame.dt, linker.update(result.faces, frame.t, result.cut),
-                                 result.detected)
+            record = replace(result, index=frame.index, dt=frame.dt,
+                             faces=linker.update(result.faces, frame.t, result.cut))
             if writer:
                 writer.write(frame.rgb, record.faces)
             n += 1
@@ -470,7 +463,6 @@ def analyze_video(video: str | Path | VideoInfo, recognizer: EmotionRecognizer,
                   progress: ProgressFn | None = None) -> VideoAnalysis:
     """Analyse a whole video into the timeline table (one row per face per analysed frame);
     a path is probed (and guarded) here, a `VideoInfo` keeps the probe's verdict."""
-    from fer.timeline import TimelineBuilder
 
     opts = options or AnalysisOptions()
     info = video if isinstance(video, VideoInfo) else probe_video(video)

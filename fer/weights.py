@@ -134,11 +134,6 @@ class ModelCard:
         """Published scores on `split` ("PrivateTest", ...) with that TTA policy, if measured."""
         return self.metrics.get(metric_key(split, tta))
 
-    @property
-    def raw(self) -> dict:
-        """The card as plain JSON data (kept for older callers; prefer the typed fields)."""
-        return self.to_dict()
-
     @classmethod
     def from_dict(cls, d: dict) -> ModelCard:
         unknown = set(d) - set(_CARD_KEYS)

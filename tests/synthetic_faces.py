@@ -6,7 +6,7 @@ import pandas as pd
 from fer.labels import FER2013_LABELS
 from fer.results import FaceEmotion
 from fer.timeline import TimelineBuilder
-from fer.video import FrameRecord
+from fer.results import FrameResult
 
 LABELS = FER2013_LABELS
 
@@ -23,5 +23,5 @@ def timeline(frames: list[list[FaceEmotion]], dt: float = 0.1) -> pd.DataFrame:
     """Raw and smoothed are the same faces here; the smoothed label column follows them."""
     b = TimelineBuilder(LABELS)
     for i, faces in enumerate(frames):
-        b.add(FrameRecord(i, i * dt, dt, faces, True))
+        b.add(FrameResult(i, i * dt, faces, True, dt=dt))
     return b.to_frame()

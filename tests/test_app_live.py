@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fer.app.ice import rtc_configuration
-from fer.app.live import live_sessions, main_face
+from fer.app.live import live_sessions
 from fer.app.live_processor import EmotionVideoProcessor, ViewSettings
 from fer.labels import color_rgb
 from fer.live.mailbox import LatestSlot
@@ -46,18 +46,6 @@ def test_live_sessions_setting():
     assert live_sessions({"live_sessions": 3}, {}) == 3
     assert live_sessions(None, {"FER_LIVE_SESSIONS": "2"}) == 2
     assert live_sessions(None, {}) >= 1
-
-
-def test_main_face_is_the_chosen_track_or_the_largest(recognizer, astronaut):
-    from dataclasses import replace
-
-    f = recognizer.analyze(astronaut)[0]
-    small = replace(f, box=(0, 0, 10, 10), track_id=7)
-    big = replace(f, track_id=3)
-    assert main_face([small, big]) is big
-    assert main_face([small, big], track_id=7) is small
-    assert main_face([small, big], track_id=99) is big
-    assert main_face([]) is None
 
 
 @pytest.fixture
@@ -107,7 +95,8 @@ def test_processor_draws_the_workers_analysis_and_reports(pool, frame, tmp_path)
         # the tag's colour is the shown label's: the panel (which reads `snap`) and the video agree
         np.testing.assert_array_equal(drawn[r, c], color_rgb(face.shown_label(view.uncertain_below)))
         assert not np.array_equal(frame[r, c], drawn[r, c])
-        assert drawn[5:15, 5:60].min() < 30  # the dark read-out in the corner
+        # no read-out in the picture (issue 23.2: it covered labels); the page shows the rates
+        np.testing.assert_array_equal(drawn[:40, :80], frame[:40, :80])
         for _ in range(12):
             proc.analyse_frame(frame.copy(), time.monotonic())
         report = json.loads(counter.read_text())
@@ -190,3 +179,18 @@ def test_live_and_video_tabs_build_one_pipeline_setting_from_the_sidebar():
     assert not analysis_settings(AppSettings(half_life_s=0.0), None).pipeline.smoothing_on
     # the sidebar's defaults are `fer video`'s: the video tab analyses as the CLI does
     assert analysis_settings(AppSettings(), None).with_(max_duration_s=3600.0) == AnalysisSettings()
+
+
+def test_a_new_shot_is_never_drawn_with_the_last_shots_boxes(pool, frame):
+    """A camera switch, or a looped example clip cutting from the audience back to the stage: the
+    newest analysis is of the old picture, and its boxes would float on the new one until the
+    worker caught up. From the cut on, only analyses of frames after it are drawn."""
+    proc = EmotionVideoProcessor(pool, AnalyserSpec(DEFAULT_WEIGHTS), ViewSettings(), LatestSlot())
+    try:
+        _wait_for_result(proc, frame)
+        other_shot = np.full_like(frame, (30, 140, 60))
+        cut = proc.analyse_frame(other_shot.copy(), time.monotonic())
+        np.testing.assert_array_equal(cut, other_shot)  # nothing from the old shot drawn on it
+        assert proc.holder.get().result is None
+    finally:
+        proc.on_ended()

@@ -52,9 +52,9 @@ def test_ferplus_card_matches_a_fresh_evaluation():
     clf = EmotionClassifier(FERPLUS_HEADLINE, tta="flip")
     faces, _ = load_eval_data(FERPLUS, "PrivateTest", clf.labels)
     report, _ = evaluate(clf, faces)
-    card = clf.card.raw["metrics"]["PrivateTest + flip TTA"]
-    assert report.n == card["n"] == 3545
-    assert report.accuracy == pytest.approx(card["accuracy"], abs=6e-4)
+    card = clf.card.metric("PrivateTest", "flip")
+    assert report.n == card.n == 3545
+    assert report.accuracy == pytest.approx(card.accuracy, abs=6e-4)
 
 
 def test_min_agreement_keeps_faces_with_a_clear_majority(tmp_path):

@@ -133,13 +133,13 @@ def test_change_points_read_raw_probabilities_not_the_smoothed_ones():
     from dataclasses import replace
 
     from fer.timeline import TimelineBuilder
-    from fer.video import FrameRecord
+    from fer.results import FrameResult
 
     b = TimelineBuilder(LABELS)
     for i in range(40):
         raw = face(1, "sad" if i < 10 else "happy", p=0.7)
         lagging = replace(face(1, "sad", p=0.6), raw_probs=raw.probs)  # smoothing that has not caught up
-        b.add(FrameRecord(i, i * 0.1, 0.1, [lagging], True))
+        b.add(FrameResult(i, i * 0.1, [lagging], True, dt=0.1))
     s = summarize_track(b.to_frame(), 1)
     assert [(round(c.t, 1), c.before, c.after) for c in s.change_points] == [(1.0, "sad", "happy")]
 

@@ -1,4 +1,4 @@
-"""The timeline table: columns, faceless rows, files and plots, from real FrameRecords."""
+"""The timeline table: columns, faceless rows, files and plots, from real analysed frames."""
 
 from __future__ import annotations
 

@@ -11,11 +11,10 @@ from fer.weights import DEFAULT_WEIGHTS, ModelCard, card_path, list_weights, wei
 def model_info(name: str) -> dict:
     """What GET /v1/models says about a model: its classes and test accuracy from its card."""
     card = ModelCard.read(card_path(weights_path(name)))
-    metrics = card.raw.get("metrics", {})
-    accuracy = {k: v["accuracy"] for k, v in metrics.items() if isinstance(v, dict) and "accuracy" in v}
-    return {"name": name, "default": name == DEFAULT_WEIGHTS, "description": card.raw.get("description", ""),
+    accuracy = {key: m.accuracy for key, m in card.metrics.items()}  # keys: fer.weights.metric_key
+    return {"name": name, "default": name == DEFAULT_WEIGHTS, "description": card.description,
             "architecture": card.architecture, "classes": list(card.labels),
-            "data": metrics.get("data"), "test_accuracy": accuracy.get("PrivateTest"), "accuracy": accuracy}
+            "data": card.metrics_data, "test_accuracy": accuracy.get("PrivateTest"), "accuracy": accuracy}
 
 
 class Models:

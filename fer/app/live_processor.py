@@ -28,6 +28,7 @@ from fer.live.meter import RateMeter, ValueWindow
 from fer.live.overlay import LiveSnapshot, LiveStats, overlay_opacity
 from fer.live.pool import Lease, WorkerPool
 from fer.live.worker import AnalyserSpec, LiveResult
+from fer.scenecut import SceneCutDetector
 
 REPORT_EVERY = 10  # frames between two progress reports (end-to-end tests only)
 
@@ -64,6 +65,8 @@ class EmotionVideoProcessor(VideoProcessorBase):
         self.track_ids: set[int] = set()
         self._drawn: deque[dict] = deque(maxlen=100)  # what the video showed, for agreement checks
         self._last_seq = -1
+        self.cuts = SceneCutDetector()  # a new shot (a camera switch, a looped clip) ends old results
+        self._cut_t = -math.inf
         self._last_shape: tuple[int, ...] = ()
         self._ended = False
         self.lease: Lease | None = pool.lease(spec)
@@ -90,6 +93,10 @@ class EmotionVideoProcessor(VideoProcessorBase):
             self.lease.touch()
             self.lease.worker.submit(rgb, now)
             result = self.lease.worker.latest
+        if self.cuts.update(rgb):
+            self._cut_t = now
+        if result is not None and result.t < self._cut_t:  # analysed before the picture changed shot
+            result = None
         if result is not None and result.seq != self._last_seq:
             self._last_seq = result.seq
             self.analysed += 1
@@ -106,10 +113,8 @@ class EmotionVideoProcessor(VideoProcessorBase):
         stats = LiveStats(self.video_rate.rate(now), self.analysis_rate.rate(now),
                           1e3 * age_s if faces else math.nan,
                           result.level if result else 0, result.frame_ms if result else math.nan)
-        if self.refused:
+        if self.refused:  # the rates are shown below the video, where they cover no label
             StatusAnnotator().annotate(rgb, "live analysis busy: all streams in use")
-        else:
-            StatusAnnotator().annotate(rgb, stats.text())
         snap = LiveSnapshot(result if faces else None, stats, opacity)
         if self.refused or self._ended:  # a stream without analysis must not overwrite the page's
             return rgb

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from fer.annotate import EmotionAnnotator
-from fer.app.charts import probability_bars
+from fer.annotate import EmotionAnnotator, LabelAnnotator
+from fer.app.charts import percent, probability_bars
+from fer.app.examples import PHOTO_CREDIT, example_photo_path
 from fer.app.resources import get_recognizer
 from fer.app.sidebar import AppSettings
 from fer.explain import explain_face as explain_face_cam
@@ -56,21 +57,25 @@ def explain_face(recognizer: EmotionRecognizer, analysis: PhotoAnalysis, face: F
     return overlay(crop, cam.heatmap), cam.target
 
 
-# Shown full width with these widths, so that no column hides behind a horizontal scroll.
-SUMMARY_COLUMNS = {"Face": "small", "Emotion": "small", "Top emotion": "small", "Probability": "small",
-                   "Face score": "small", "Box (x1, y1, x2, y2)": "medium"}
+# Three short columns: the table fits a phone's width without a scroll bar. Face score and box
+# coordinates are in the JSON download, not here; all seven probabilities are in each face's chart.
+SUMMARY_COLUMNS = {"Face": "small", "Expression": "medium", "Runner-up": "medium"}
+
+
+def expression_text(face: FaceEmotion, uncertain_below: float) -> str:
+    """'Happy 92%', or 'Uncertain (Happy 38%)' below the threshold: the words of the picture's tag."""
+    return LabelAnnotator(uncertain_below, show_track_id=False).text(face)
 
 
 def summary_table(faces: list[FaceEmotion], uncertain_below: float) -> pd.DataFrame:
-    """One row per face: what the drawing says, in numbers."""
-    return pd.DataFrame([{
-        "Face": f.track_id,
-        "Emotion": display_name(f.shown_label(uncertain_below)),
-        "Top emotion": display_name(f.label),
-        "Probability": round(f.confidence, 3),
-        "Face score": round(f.score, 3),
-        "Box (x1, y1, x2, y2)": ", ".join(f"{v:.0f}" for v in f.box),
-    } for f in faces], columns=list(SUMMARY_COLUMNS))
+    """One row per face, numbered as on the picture: its expression as the tag says it, and the
+    runner-up, every figure in one format (`percent`)."""
+    rows = []
+    for f in faces:
+        ranked = sorted(f.probs.items(), key=lambda kv: -kv[1])
+        runner_up = f"{display_name(ranked[1][0])} {percent(ranked[1][1])}" if len(ranked) > 1 else ""
+        rows.append({"Face": f.track_id, "Expression": expression_text(f, uncertain_below), "Runner-up": runner_up})
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
 
 def no_face_message(analysis: PhotoAnalysis, settings: AppSettings) -> str:
@@ -83,23 +88,50 @@ def no_face_message(analysis: PhotoAnalysis, settings: AppSettings) -> str:
             "or lower the detection confidence / minimum face size in the sidebar.")
 
 
-def probability_table(face: FaceEmotion) -> pd.DataFrame:
-    return pd.DataFrame({"Emotion": [display_name(k) for k in face.probs],
-                         "Probability": [round(v, 4) for v in face.probs.values()]})
-
-
 def to_json(analysis: PhotoAnalysis, settings: AppSettings) -> str:
     return json.dumps({"image": analysis.name, "model": settings.weights,
                        "faces": [f.to_dict() for f in analysis.faces]}, indent=2)
 
 
-def _read_input() -> tuple[bytes, str] | None:
-    upload = st.file_uploader("Upload a photo (JPG, PNG or WebP)", type=UPLOAD_TYPES, key="photo_upload")
-    snapshot = None
-    if st.toggle("Take a photo with the camera", key="use_camera"):
-        snapshot = st.camera_input("Camera", key="photo_camera")
-    chosen = snapshot or upload
-    return (chosen.getvalue(), chosen.name) if chosen is not None else None
+def refused_upload(name: str) -> str | None:
+    """The full reason an upload is not analysed, or None. Streamlit's own type filter showed its
+    reason only on hover (issue 23.7); the content is checked again by `load_image`."""
+    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if suffix in UPLOAD_TYPES:
+        return None
+    return (f"{name} was not analysed: only photos in JPG, PNG or WebP format can be used"
+            + (f" (this is a .{suffix} file)." if suffix else "."))
+
+
+def _use_example() -> None:
+    st.session_state["photo_example"] = True
+
+
+def _use_upload() -> None:
+    st.session_state["photo_example"] = False
+
+
+@dataclass(frozen=True)
+class PhotoInput:
+    data: bytes
+    name: str
+    example: bool = False  # the shipped example photo
+    refused: str | None = None  # why an upload is not analysed, in full
+
+
+def _read_input() -> PhotoInput | None:
+    upload = st.file_uploader("Upload a photo (JPG, PNG or WebP)", key="photo_upload", on_change=_use_upload)
+    c1, c2 = st.columns([1, 1])
+    c1.button("Try the example photo", key="photo_example_button", on_click=_use_example, help=PHOTO_CREDIT)
+    camera = c2.toggle("Take a photo with the camera", key="use_camera", on_change=_use_upload)
+    snapshot = st.camera_input("Camera", key="photo_camera", on_change=_use_upload) if camera else None
+    if st.session_state.get("photo_example"):
+        return PhotoInput(example_photo_path().read_bytes(), "example photo.jpg", example=True)
+    if snapshot is not None:
+        return PhotoInput(snapshot.getvalue(), snapshot.name)
+    if upload is not None:
+        return PhotoInput(upload.getvalue(), upload.name, refused=refused_upload(upload.name))
+    return None
 
 
 def render_photo_tab(settings: AppSettings) -> None:
@@ -107,7 +139,10 @@ def render_photo_tab(settings: AppSettings) -> None:
     if picked is None:
         st.caption("Every face in the photo is analysed; nothing is stored.")
         return
-    data, name = picked
+    if picked.refused:
+        st.error(picked.refused)
+        return
+    data, name = picked.data, picked.name
     try:
         with st.spinner("Finding faces..."):
             analysis = analyze_photo(get_recognizer(settings), data, name, settings)
@@ -119,7 +154,8 @@ def render_photo_tab(settings: AppSettings) -> None:
         st.error(f"Could not analyse {name}: {type(e).__name__}: {e}")
         return
     left, right = st.columns([3, 2])
-    left.image(analysis.image, caption=name, width="stretch")
+    caption = f"Example: {PHOTO_CREDIT}" if picked.example else name
+    left.image(analysis.image, caption=caption, width="stretch")
     with right:
         if not analysis.faces:
             st.warning(no_face_message(analysis, settings))
@@ -128,19 +164,17 @@ def render_photo_tab(settings: AppSettings) -> None:
         if analysis.faces_found > len(analysis.faces):
             st.info(f"{analysis.faces_found} faces were found; the {len(analysis.faces)} largest are "
                     "analysed (sidebar: Most faces per image).")
+        st.dataframe(summary_table(analysis.faces, settings.uncertain_below), hide_index=True, width="stretch",
+                     column_config={k: st.column_config.Column(k, width=w) for k, w in SUMMARY_COLUMNS.items()})
         st.download_button("Download JSON", to_json(analysis, settings),
                            file_name=name.rsplit(".", 1)[0] + "_emotions.json", mime="application/json")
-    st.dataframe(summary_table(analysis.faces, settings.uncertain_below), hide_index=True, width="stretch",
-                 column_config={k: st.column_config.Column(k, width=w) for k, w in SUMMARY_COLUMNS.items()})
-    show_cam = st.toggle("Show Grad-CAM heat maps (where the evidence for an emotion was)",
+    show_cam = st.toggle("Show where the model saw each expression (heat maps)",
                          key="show_cam")
     for face in analysis.faces:
-        with st.expander(f"Face {face.track_id}: {display_name(face.label)} {face.confidence:.0%}",
+        with st.expander(f"Face {face.track_id}: {expression_text(face, settings.uncertain_below)}",
                          expanded=len(analysis.faces) <= 2):
-            c1, c2 = st.columns([3, 2])
-            c1.plotly_chart(probability_bars(face.probs, height=280), config={"displayModeBar": False},
+            st.plotly_chart(probability_bars(face.probs, height=260), config={"displayModeBar": False},
                             key=f"photo_chart_{face.track_id}")
-            c2.dataframe(probability_table(face), hide_index=True)
             if show_cam:
                 _render_cam(get_recognizer(settings), analysis, face)
 
@@ -150,5 +184,5 @@ def _render_cam(recognizer: EmotionRecognizer, analysis: PhotoAnalysis, face: Fa
     target = st.selectbox("Explain", labels, index=labels.index(face.label), format_func=display_name,
                           key=f"cam_target_{face.track_id}")
     picture, explained = explain_face(recognizer, analysis, face, target)
-    st.image(picture, width=192, caption=f"Grad-CAM for {display_name(explained)} on the aligned "
+    st.image(picture, width=192, caption=f"Evidence for {display_name(explained)} (Grad-CAM) on the aligned "
              "face the model saw. It shows where the evidence was, not what the person feels.")

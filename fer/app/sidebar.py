@@ -6,10 +6,13 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from fer.labels import DATASET_NAMES, UNCERTAIN_BELOW, dataset_of
+from fer.app.about import card_url, model_about, model_title
+from fer.labels import UNCERTAIN_BELOW
 from fer.pipeline import PipelineConfig
 from fer.recognizer import DEFAULT_MAX_FACES
-from fer.weights import DEFAULT_WEIGHTS, ModelCard, card_path, list_weights, weights_path
+from fer.weights import DEFAULT_WEIGHTS, WEIGHTS_DIR, list_weights
+
+MODEL_CARD = WEIGHTS_DIR / "MODEL_CARD.md"
 
 
 @dataclass(frozen=True)
@@ -37,24 +40,43 @@ def weight_choices() -> list[str]:
 
 
 def model_summary(name: str) -> str:
-    """One line from the model card: what the model is and how it scored on its test split."""
-    card = ModelCard.read(card_path(weights_path(name)))
-    parts = [card.raw.get("description", card.architecture), f"{len(card.labels)} emotions"]
-    metrics = card.raw.get("metrics", {})
-    live, photo = metrics.get("PrivateTest"), metrics.get("PrivateTest + flip_zoom TTA")
-    if live:  # live and video classify one view, photos four (fer.tta)
-        parts.append(f"{DATASET_NAMES[dataset_of(card.labels)]} test accuracy {live['accuracy']:.1%} live"
-                     + (f", {photo['accuracy']:.1%} on photos" if photo else ""))
-    return " · ".join(parts)
+    """What the model is good at and how often it is right, in a visitor's words."""
+    about = model_about(name)
+    return f"{about.strength} {about.accuracy_line()}"
+
+
+def render_model_about(name: str) -> None:
+    """The model card for visitors: what it does, how well, its limits; technical facts last."""
+    about = model_about(name)
+    with st.expander("About this model"):
+        st.markdown(
+            "It looks at **one face in one frame** and gives the probability of each expression. It "
+            "describes the visible expression, not what the person feels, thinks or intends.\n\n"
+            f"**How often it is right.** {about.accuracy_line()}"
+            + (f" Best at {' and '.join(about.best)}; weakest at {' and '.join(about.weakest)}."
+               if about.best and about.weakest else "")
+            + "\n\n**Where it goes wrong.** Faces turned away, covered (hands, masks, glare), small, "
+            "dark or blurred; subtle, spontaneous expressions get flatter probabilities. Its training "
+            "photos come from the web without age, gender or skin-tone labels, so its accuracy for "
+            "different groups is unknown.\n\n"
+            "**Not for decisions about people.** Do not use it to hire, grade, diagnose or police anyone. "
+            "In the EU, recognising emotions at work and in education is prohibited (AI Act Art. 5(1)(f)).")
+        st.caption("Technical details: " + " · ".join(about.details))
+        url = card_url(st.secrets)
+        if url:
+            st.link_button("Full model card", url)
+        elif MODEL_CARD.is_file():
+            st.download_button("Full model card (text)", MODEL_CARD.read_text(encoding="utf-8"),
+                               file_name="MODEL_CARD.md", mime="text/markdown", key="model_card_download")
 
 
 def render_sidebar() -> AppSettings:
     d = AppSettings()
     with st.sidebar:
         st.header("Settings")
-        weights = st.selectbox("Model", weight_choices(), key="weights",
-                               help="Weights shipped in weights/, each with a model card.")
+        weights = st.selectbox("Model", weight_choices(), key="weights", format_func=model_title)
         st.caption(model_summary(weights))
+        render_model_about(weights)
         st.subheader("Face detection")
         min_score = st.slider("Detection confidence", 0.5, 0.99, d.min_score, 0.01, key="min_score",
                               help="Lower finds more faces, and more false ones.")

@@ -32,9 +32,9 @@ import cv2
 import numpy as np
 
 from fer.live.load import LoadController, Workload, level_workload
-from fer.pipeline import PipelineConfig, StageTimings
+from fer.pipeline import PipelineConfig
 from fer.recognizer import DEFAULT_MAX_FACES
-from fer.results import FaceEmotion
+from fer.results import FaceEmotion, StageTimings
 
 log = logging.getLogger(__name__)
 

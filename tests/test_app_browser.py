@@ -1,0 +1,235 @@
+"""The app as a visitor meets it (issue 23), in headless Chromium at a laptop size (1366x800) and
+a phone size (390x844): START is in view without scrolling, the example photo works without a
+camera, the live panel reads like the video, and the label tag of a face at the picture's top
+edge is inside the picture. The fake cameras play the example video and photo shipped with the
+app, so only Debian's /usr/bin/chromium is needed.
+
+With FER_SCREENSHOTS=DIR each tab is saved as DIR/app_<tab>_<size>.png (the ones in docs/).
+About 2-3 minutes; run it alone, not beside CPU-heavy jobs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.live_harness import (
+    CHROMIUM,
+    FPS,
+    IFRAME,
+    H,
+    W,
+    app_server,
+    check_agreement,
+    chromium_args,
+    clip_to_y4m,
+    panel_reading,
+    start_stream,
+)
+from fer.annotate import label_font, tag_layout
+from fer.app.examples import example_photo_path, example_video_path
+from fer.labels import color_rgb
+
+SIZES = {"1366x800": (1366, 800), "390x844": (390, 844)}
+PANEL = re.compile(r"Face #\d+ of \d+ in view")
+COLOUR_TOLERANCE = 45  # per channel: the returned stream is lossy VP8
+FACE_TOP_IN_PHOTO = 48  # the example photo's face box starts at y = 48.6 (MTCNN, 400x400)
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no browser: {CHROMIUM} missing (apt-get install -y chromium)"),
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    work = tmp_path_factory.mktemp("browser")
+    y4m = work / "camera.y4m"
+    clip_to_y4m(example_video_path(), y4m)
+    with app_server(work) as (url, counter, log):
+        (work / "url").write_text(url)
+        try:
+            yield url, counter, y4m, work
+        finally:
+            print(log.read_text()[-3000:])
+
+
+def face_at_the_top_y4m(out: Path, frames: int = 30) -> None:
+    """A still camera: the example photo with its face 4 px below the picture's top edge."""
+    import cv2
+    from PIL import Image
+
+    photo = np.asarray(Image.open(example_photo_path()).convert("RGB"))[FACE_TOP_IN_PHOTO - 4:]
+    canvas = np.full((H, W, 3), 128, np.uint8)
+    canvas[:photo.shape[0], 120:120 + photo.shape[1]] = photo
+    frame = b"FRAME\n" + cv2.cvtColor(canvas, cv2.COLOR_RGB2YUV_I420).tobytes()
+    out.write_bytes(f"YUV4MPEG2 W{W} H{H} F{FPS}:1 Ip A1:1 C420jpeg\n".encode() + frame * frames)
+
+
+@pytest.fixture(scope="module")
+def pw():
+    """One Playwright for the module: its sync API cannot be started twice in one thread."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@contextmanager
+def browser(pw, work: Path, y4m: Path, size: str):
+    """Chromium at `size` on the app's first screen (never scrolled), `y4m` as its camera."""
+    w, h = SIZES[size]
+    ctx = pw.chromium.launch_persistent_context(
+        str(work / f"profile_{y4m.stem}_{size}"), executable_path=str(CHROMIUM), headless=True,
+        args=chromium_args(y4m), viewport={"width": w, "height": h})
+    try:
+        p = ctx.pages[0] if ctx.pages else ctx.new_page()
+        p.goto(_url(work), timeout=120_000)
+        p.frame_locator(IFRAME).get_by_role("button", name="START").wait_for(timeout=240_000)
+        yield p
+    finally:
+        ctx.close()
+
+
+@pytest.fixture(scope="module", params=list(SIZES))
+def page(request, pw, server):
+    _, counter, y4m, work = server
+    with browser(pw, work, y4m, request.param) as p:
+        yield p, request.param, counter
+
+
+def stop(p) -> None:
+    button = p.frame_locator(IFRAME).get_by_role("button", name="STOP")
+    if button.is_visible():
+        button.click()
+
+
+def _url(work: Path) -> str:
+    return (work / "url").read_text()
+
+
+def screenshot(p, name: str) -> None:
+    """A small PNG of what the viewport shows (a 256-colour palette keeps it under ~150 kB)."""
+    folder = os.environ.get("FER_SCREENSHOTS")
+    if not folder:
+        return
+    from PIL import Image
+
+    path = Path(folder) / f"{name}.png"
+    p.mouse.move(0, 0)  # no hover tooltip in the picture
+    p.wait_for_timeout(300)
+    p.screenshot(path=str(path))
+    Image.open(path).convert("RGB").quantize(256).save(path, optimize=True)
+
+
+def in_view(box: dict | None, height: int) -> bool:
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height
+
+
+def test_start_is_in_the_first_screen(page):
+    p, size, _ = page
+    _, height = SIZES[size]
+    start = p.frame_locator(IFRAME).get_by_role("button", name="START")
+    assert in_view(start.bounding_box(), height), (size, start.bounding_box())
+    title = p.get_by_role("heading", name="Facial emotion recognition")
+    assert in_view(title.bounding_box(), height)
+    notices = p.locator('[data-testid="stAlert"]:visible')
+    assert notices.count() == 1 and "Art. 50(3)" in notices.first.inner_text()
+    screenshot(p, f"app_first_screen_{size}")
+
+
+def test_example_photo_works_without_a_camera(page):
+    p, size, _ = page
+    p.get_by_role("tab", name="Photo").click()
+    p.get_by_role("button", name="Try the example photo").click()
+    p.get_by_text("1 face found").wait_for(timeout=120_000)
+    table = p.locator('[data-testid="stDataFrame"]:visible').first
+    table.wait_for(timeout=30_000)
+    assert p.get_by_text("NASA, public domain").count() >= 1
+    grid = table.bounding_box()
+    assert grid["x"] >= 0 and grid["x"] + grid["width"] <= SIZES[size][0]  # the table fits the width
+    screenshot(p, f"app_photo_{size}")
+
+
+def test_video_tab_opens(page):
+    p, size, _ = page
+    p.get_by_role("tab", name="Video file").click()
+    p.get_by_text("Upload a video").first.wait_for(timeout=30_000)
+    screenshot(p, f"app_video_{size}")
+
+
+def test_live_panel_reads_like_the_video(page):
+    """Streaming the example video: the panel names the followed face as drawn on a frame of the
+    video, offers the faces in view to follow, and shows no delta chip."""
+    p, size, counter = page
+    p.get_by_role("tab", name="Live webcam").click()
+    counter.unlink(missing_ok=True)  # progress of this stream only, not of the other size's
+    try:
+        start_stream(p, counter)
+        p.get_by_text(PANEL).first.wait_for(timeout=60_000)
+        reading = panel_reading(p)
+        assert reading is not None, p.locator("body").inner_text()
+        outcomes = []  # the panel's reading against what the video drew on that frame, as faces come
+        for _ in range(60):  # and go in the clip (one face, then four)
+            outcome = check_agreement(p, counter)
+            if outcome != "skip":
+                outcomes.append(outcome)
+            if len(outcomes) >= 4:
+                break
+            p.wait_for_timeout(500)
+        assert len(outcomes) >= 4 and outcomes == [None] * len(outcomes), outcomes
+        assert p.get_by_text("Follow").count() >= 1
+        assert p.locator('[data-testid="stMetricDelta"]').count() == 0
+        p.locator(".js-plotly-plot .bars").first.wait_for(timeout=60_000)
+        screenshot(p, f"app_live_{size}")
+        if SIZES[size][0] < 600:  # on a phone the panel is below the video: show it too
+            p.get_by_text(PANEL).first.scroll_into_view_if_needed()
+            screenshot(p, f"app_live_panel_{size}")
+    finally:
+        stop(p)
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_label_tag_of_a_face_at_the_top_is_inside_the_picture(pw, server, size):
+    """Issue 23.2: a face near the top had its tag cut off ('ppy 42%'). With the face 4 px below
+    the top edge the tag goes just inside the box, and the browser's video shows it there, in the
+    colour of the label."""
+    _, counter, _, work = server
+    y4m = work / "face_at_top.y4m"
+    if not y4m.exists():
+        face_at_the_top_y4m(y4m)
+    counter.unlink(missing_ok=True)
+    with browser(pw, work, y4m, size) as p:
+        try:
+            state = start_stream(p, counter)
+            box, shown = state["boxes"][0], state["shown"][0]
+            fw, fh = state["size"]
+            assert box[1] < 20, state  # the face is at the top: no room for a tag above it
+            scale, thickness = label_font((fh, fw))
+            tag = tag_layout("#1 Happy 92%", box, fw, fh, scale, thickness)  # where its tag must be
+            expected = np.asarray(color_rgb(shown), np.float32)
+            frame = p.locator(IFRAME).element_handle().content_frame()
+            seen = None
+            for _ in range(40):  # the first returned frames are blurry while VP8 ramps up
+                data = frame.evaluate("""([fw, fh, x, y, w, h]) => {
+                    const v = document.querySelector('video');
+                    if (!v || !v.videoWidth) return null;
+                    const c = document.createElement('canvas');
+                    c.width = fw; c.height = fh;  // the server's frame size, whatever the stream's
+                    const g = c.getContext('2d');
+                    g.drawImage(v, 0, 0, fw, fh);
+                    return Array.from(g.getImageData(x, y, w, h).data);
+                }""", [fw, fh, tag.x1 + 1, tag.y1 + 1, 40, tag.y2 - tag.y1 - 2])
+                if data:
+                    seen = np.median(np.asarray(data, np.float32).reshape(-1, 4)[:, :3], axis=0)
+                    if np.abs(seen - expected).max() < COLOUR_TOLERANCE:
+                        break
+                p.wait_for_timeout(250)
+            assert seen is not None and np.abs(seen - expected).max() < COLOUR_TOLERANCE, (seen, expected, state)
+        finally:
+            stop(p)
