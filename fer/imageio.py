@@ -31,7 +31,16 @@ STRIP_ROWS = 256  # rows converted at a time: temporaries stay small whatever th
 
 
 class ImageError(ValueError):
-    """The input could not be used as an image; the message says why."""
+    """The input could not be used as an image; the message says why, `kind` says what went wrong
+    for code that must react to it (the API maps it to an HTTP status)."""
+
+    UNREADABLE = "unreadable"  # missing, empty, corrupt, truncated, a bad array
+    NOT_AN_IMAGE = "not_an_image"  # some other kind of file
+    TOO_LARGE = "too_large"  # over a pixel or memory limit
+
+    def __init__(self, message: str, kind: str = UNREADABLE):
+        super().__init__(message)
+        self.kind = kind
 
 
 def stored_bytes_per_pixel(mode: str) -> int:
@@ -96,11 +105,13 @@ def _decode(fh: BinaryIO, name: str, max_pixels: int, max_bytes: int) -> np.ndar
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageError(f"{name} is too large to decode safely ({e})") from None
+        raise ImageError(f"{name} is too large to decode safely ({e})", ImageError.TOO_LARGE) from None
     except UnidentifiedImageError:
-        raise ImageError(f"{name} is not an image in a format we can read ({FORMAT_NAMES})") from None
+        raise ImageError(f"{name} is not an image in a format we can read ({FORMAT_NAMES})",
+                         ImageError.NOT_AN_IMAGE) from None
     except MemoryError:
-        raise ImageError(f"{name} needs more memory to decode than this machine has free") from None
+        raise ImageError(f"{name} needs more memory to decode than this machine has free",
+                         ImageError.TOO_LARGE) from None
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError,
             ZeroDivisionError) as e:  # what Pillow's parsers raise on damaged data
         raise ImageError(f"{name} looks like an image but is corrupt or truncated ({e})") from None
@@ -110,11 +121,11 @@ def _check_size(im: Image.Image, name: str, max_pixels: int, max_bytes: int) -> 
     w, h = im.size
     if w * h > max_pixels:
         raise ImageError(f"{name} is {w}x{h} pixels ({w * h / 1e6:.0f} MP); the limit is "
-                         f"{max_pixels / 1e6:.0f} MP")
+                         f"{max_pixels / 1e6:.0f} MP", ImageError.TOO_LARGE)
     need = decode_bytes(im.mode, w, h)
     if need > max_bytes:
         raise ImageError(f"{name} is {w}x{h} pixels in mode {im.mode}: decoding it needs "
-                         f"{need / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB limit")
+                         f"{need / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB limit", ImageError.TOO_LARGE)
     if w == 0 or h == 0:
         raise ImageError(f"{name} has no pixels")
 

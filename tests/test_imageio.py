@@ -134,3 +134,21 @@ def test_exif_orientation_matches_pillow(orientation):
     Image.fromarray(rgb).save(buf, "PNG", exif=exif)
     expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(buf.getvalue()))).convert("RGB"))
     assert np.array_equal(load_image(buf.getvalue()), expected)
+
+
+def test_each_error_says_its_kind_for_callers_that_must_react(tmp_path):
+    """The API maps kinds to statuses (415, 413, 400); wording can change freely."""
+    from fer.api.errors import image_error_status
+
+    big = Image.new("L", (3000, 3000))
+    buf = io.BytesIO()
+    big.save(buf, "PNG")
+    with pytest.raises(ImageError) as caught:
+        load_image(buf.getvalue(), max_pixels=1_000_000)
+    assert caught.value.kind == ImageError.TOO_LARGE and image_error_status(caught.value) == 413
+    with pytest.raises(ImageError) as caught:
+        load_image(b"plain text, not a picture")
+    assert caught.value.kind == ImageError.NOT_AN_IMAGE and image_error_status(caught.value) == 415
+    with pytest.raises(ImageError) as caught:
+        load_image(buf.getvalue()[: len(buf.getvalue()) // 2])  # a real PNG, cut in half
+    assert caught.value.kind == ImageError.UNREADABLE and image_error_status(caught.value) == 400

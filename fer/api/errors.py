@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from fer.imageio import ImageError
+
 log = logging.getLogger(__name__)
 
 
@@ -32,17 +34,9 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     return JSONResponse({"error": {"status": status, "code": code, "message": message}}, status, headers)
 
 
-def image_error_status(error: Exception) -> int:
-    """`fer.imageio.ImageError` -> HTTP status: its `status` if it has one, else from its message."""
-    status = getattr(error, "status", None) or getattr(error, "http_status", None)
-    if isinstance(status, int):
-        return status
-    msg = str(error).lower()
-    if "not an image" in msg:
-        return 415
-    if "limit" in msg or "too large" in msg or "more memory" in msg:
-        return 413
-    return 400  # empty, corrupt, truncated
+def image_error_status(error: ImageError) -> int:
+    """The HTTP status for an image that could not be used, from its kind (never its wording)."""
+    return {ImageError.NOT_AN_IMAGE: 415, ImageError.TOO_LARGE: 413}.get(error.kind, 400)
 
 
 def install_handlers(app: FastAPI) -> None:
