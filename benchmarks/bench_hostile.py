@@ -346,7 +346,8 @@ def measure(name: str, handler: str, what: str, path: Path, fn) -> Outcome:
 
 def library_handler(recognizer):
     from fer.imageio import ImageError
-    from fer.video import AnalysisOptions, VideoError, analyze_video
+    from fer.analysis import AnalysisOptions, analyze_video
+    from fer.video import VideoError
 
     def run(path: Path):
         try:

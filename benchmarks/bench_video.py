@@ -69,7 +69,8 @@ def main() -> None:
     runtime.set_threads(args.threads)
     from fer.pipeline import PipelineConfig
     from fer.recognizer import EmotionRecognizer
-    from fer.video import AnalysisOptions, analyze_video, iter_frames
+    from fer.analysis import AnalysisOptions, analyze_video
+    from fer.video import iter_frames
 
     print(f"cpus={os.cpu_count()} threads={runtime.threads()} load_avg={os.getloadavg()[0]:.1f}")
     recognizer = EmotionRecognizer(min_face_size=args.min_face, detect_max_side=args.detect_side)

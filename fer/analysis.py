@@ -5,13 +5,18 @@ elsewhere), its own recognizer factory and its own JSON, so one video could give
 and figures depending on where it was uploaded. Now a front end fills one `AnalysisSettings`
 (starting from the same defaults), gets its recognizer from a `ModelCache`, calls `analyze` and
 reads a typed `VideoReport`, whose `document()` is the one versioned summary document and whose
-`write()` writes the one set of files.
+`write()` writes the one set of files. Underneath, `iter_video_analysis` runs `EmotionPipeline`
+(detect, track, classify, smooth) on the frames `fer.video` decodes, gives each face a person id
+that survives short absences (`fer.reid`) and can write an annotated copy; `analyze_video`
+collects the frames into the timeline table (`fer.timeline`).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,16 +25,19 @@ import pandas as pd
 
 from fer.detection import DetectorConfig, FaceDetector
 from fer.insights import InsightConfig, VideoSummary, summarize_video
-from fer.pipeline import PipelineConfig
+from fer.pipeline import EmotionPipeline, PipelineConfig
 from fer.recognizer import DEFAULT_MAX_FACES, EmotionRecognizer
+from fer.reid import TrackLinker
+from fer.results import FaceEmotion, FrameResult
+from fer.timeline import TimelineBuilder
 from fer.video import (
     DEFAULT_MAX_DURATION_S,
     DEFAULT_MAX_FRAMES,
-    AnalysisOptions,
+    FrameSampler,
     ProgressFn,
-    VideoAnalysis,
+    VideoError,
     VideoInfo,
-    analyze_video,
+    iter_frames,
     probe_video,
 )
 from fer.weights import DEFAULT_WEIGHTS, weights_path
@@ -40,6 +48,138 @@ NOTE = ("Signals about visible facial expressions, for a human reviewer. They do
         "honesty or suitability and must not be used on their own to decide about people.")
 
 
+# -- streaming analysis: frames -> pipeline -> person ids -> timeline ------------------------------
+@dataclass
+class AnalysisOptions:
+    every: int = 1  # analyse every N-th frame ...
+    fps: float | None = None  # ... or about this many frames per second
+    max_frames: int = DEFAULT_MAX_FRAMES
+    max_duration_s: float = DEFAULT_MAX_DURATION_S  # seconds of video analysed, from the start
+    reid_gap_s: float = 5.0  # a person who returns within this many seconds keeps their id
+    # Detection schedule, tracking and smoothing: the same settings object the live view uses.
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+
+    @property
+    def detect_every(self) -> int:
+        return self.pipeline.detect_every
+
+    def __post_init__(self):
+        if self.max_frames < 1:
+            raise ValueError(f"max frames must be >= 1, got {self.max_frames}")
+        if not self.max_duration_s > 0:
+            raise ValueError(f"max duration must be > 0 s, got {self.max_duration_s}")
+        if self.pipeline.detect_every < 1:
+            raise ValueError(f"detect_every must be >= 1, got {self.pipeline.detect_every}")
+
+
+class _AnnotatedWriter:
+    def __init__(self, path: Path, info: VideoInfo, fps: float):
+        import cv2
+
+        from fer.annotate import EmotionAnnotator
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps,
+                                      (info.width, info.height))
+        if not self.writer.isOpened():
+            raise VideoError(f"cannot write an annotated video to {path}")
+        self.annotator = EmotionAnnotator()
+
+    def write(self, rgb: np.ndarray, faces: list[FaceEmotion]) -> None:
+        import cv2
+
+        frame = self.annotator.annotate(rgb, faces)  # the frame is ours: draw in place
+        self.writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+
+    def close(self) -> None:
+        self.writer.release()
+
+
+def iter_video_analysis(video: str | Path | VideoInfo, recognizer: EmotionRecognizer, options: AnalysisOptions | None = None,
+                        annotate_to: str | Path | None = None,
+                        progress: ProgressFn | None = None) -> Iterator[FrameResult]:
+    """One `FrameResult` per analysed frame (the source frame's index and time, the seconds it
+    stands for, person ids), as the video decodes; memory does not grow with length."""
+    opts = options or AnalysisOptions()
+    info = video if isinstance(video, VideoInfo) else probe_video(video)
+    sampler = FrameSampler(info.fps, opts.every, opts.fps)
+    expected = sampler.expected(info.frame_count)
+    total = min(expected, opts.max_frames) if expected else None
+    if total and info.duration_s > opts.max_duration_s:
+        total = max(1, round(total * opts.max_duration_s / info.duration_s))
+    pipeline = EmotionPipeline(recognizer, opts.pipeline)
+    linker = TrackLinker(max_gap_s=opts.reid_gap_s)
+    writer = None
+    try:
+        if annotate_to:
+            writer = _AnnotatedWriter(Path(annotate_to), info, 1.0 / sampler.dt)
+        n = 0
+        for frame in iter_frames(info, opts.every, opts.fps, opts.max_frames, opts.max_duration_s):
+            result = pipeline.process(frame.rgb, frame.t)
+            record = replace(result, index=frame.index, dt=frame.dt,
+                             faces=linker.update(result.faces, frame.t, result.cut))
+            if writer:
+                writer.write(frame.rgb, record.faces)
+            n += 1
+            if progress:
+                progress(n, total)
+            yield record
+        if n == 0:
+            raise VideoError(f"{info.path.name}: no frame could be decoded")
+    except OSError as e:  # the annotated copy's disk is full or read-only
+        raise VideoError(f"{info.path.name}: could not write the results ({e.strerror or e})") from None
+    finally:
+        if writer:
+            writer.close()
+
+
+@dataclass
+class VideoAnalysis:
+    info: VideoInfo
+    timeline: pd.DataFrame  # one row per face per analysed frame: see fer.timeline for the columns
+    frames_analysed: int
+    stopped_at_cap: bool  # True when a cap (`max_frames`, `max_duration_s`) ended the analysis early
+    elapsed_s: float  # processing time (not the video's length: that is `analysed_s`)
+    annotated_path: Path | None = None
+    labels: tuple[str, ...] = field(default_factory=tuple)
+    analysed_s: float = 0.0  # seconds of video analysed: the last analysed frame's end
+    stopped_by: str = ""  # "" or which cap ended it: "max_frames" or "max_duration_s"
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames_analysed / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+def analyze_video(video: str | Path | VideoInfo, recognizer: EmotionRecognizer,
+                  options: AnalysisOptions | None = None, annotate_to: str | Path | None = None,
+                  progress: ProgressFn | None = None) -> VideoAnalysis:
+    """Analyse a whole video into the timeline table (one row per face per analysed frame);
+    a path is probed (and guarded) here, a `VideoInfo` keeps the probe's verdict."""
+
+    opts = options or AnalysisOptions()
+    info = video if isinstance(video, VideoInfo) else probe_video(video)
+    builder = TimelineBuilder(tuple(recognizer.labels))
+    start = time.perf_counter()
+    end_t = last_dt = 0.0
+    for record in iter_video_analysis(info, recognizer, opts, annotate_to, progress):
+        builder.add(record)
+        end_t, last_dt = record.t + record.dt, record.dt
+    elapsed = time.perf_counter() - start
+    # Stopped by a cap unless the container says the video ended exactly there.
+    expected = FrameSampler(info.fps, opts.every, opts.fps).expected(info.frame_count)
+    stopped_by = ""
+    if builder.frames >= opts.max_frames and (expected is None or expected > opts.max_frames):
+        stopped_by = "max_frames"
+    elif end_t + last_dt / 2 >= opts.max_duration_s and (info.duration_s == 0
+                                                         or info.duration_s > opts.max_duration_s):
+        stopped_by = "max_duration_s"
+    return VideoAnalysis(info, builder.to_frame(), builder.frames, bool(stopped_by), elapsed,
+                         Path(annotate_to) if annotate_to else None, tuple(recognizer.labels),
+                         analysed_s=end_t, stopped_by=stopped_by)
+
+
+# -- the one analysis every front end calls --------------------------------------------------------
 def default_detector() -> DetectorConfig:
     """Video defaults: faces from 20 px, found on a 320 px copy (2x faster than 640 and, on
     interview footage, the same faces)."""

@@ -148,7 +148,7 @@ def test_change_points_read_raw_probabilities_not_the_smoothed_ones():
 def test_the_sad_to_happy_swing_in_the_real_clip_is_a_change_point(recognizer):
     """fer_test_clip.mp4 (4.7 s): sad from ~0.3 s, happy from ~1.1 s, as the chart shows. The old
     rule (window means of the smoothed probabilities) scored it 0.28 and reported no change."""
-    from fer.video import AnalysisOptions, analyze_video
+    from fer.analysis import AnalysisOptions, analyze_video
 
     df = analyze_video(CLIPS / "fer_test_clip.mp4", recognizer, AnalysisOptions(pipeline=PipelineConfig(detect_every=3))).timeline
     people = summarize_video(df, "fer_test_clip.mp4").people

@@ -101,7 +101,7 @@ def test_video_pipeline_runs_offline(no_network, astronaut, tmp_path):
     import cv2
 
     from fer import EmotionRecognizer
-    from fer.video import analyze_video
+    from fer.analysis import analyze_video
 
     path = tmp_path / "tiny.mp4"
     small = cv2.resize(astronaut, (256, 256))

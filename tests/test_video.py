@@ -14,15 +14,13 @@ import pytest
 
 from fer.insights import summarize_video
 from fer.pipeline import PipelineConfig
+from fer.analysis import AnalysisOptions, analyze_video, iter_video_analysis
 from fer.video import (
     MAX_VIDEO_PIXELS,
-    AnalysisOptions,
     FrameSampler,
     VideoError,
-    analyze_video,
     check_frame_rate,
     iter_frames,
-    iter_video_analysis,
     probe_video,
 )
 from tests.conftest import FER2013, needs_fer2013
