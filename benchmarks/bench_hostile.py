@@ -39,6 +39,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
+from benchmarks.hostile_videos import concat_list, hls_playlist, mpegts_copy
+
 # Files that point elsewhere: answering them with a result is a failure too (issue 22).
 MUST_REFUSE = ("segment.ts", "playlist.m3u8", "playlist_missing.m3u8", "playlist_as.mp4", "concat_as.mp4",
                "url_as.mp4", "sdp_as.mp4")
@@ -177,29 +179,6 @@ def audio_only(path: Path) -> Path:
     return path
 
 
-def mpegts_segment(src: Path, dst: Path) -> Path:
-    """`src` re-encoded as MPEG-2 in MPEG-TS: what an HLS playlist names as a segment."""
-    import fractions
-
-    import av
-
-    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mpegts") as out:
-        stream = out.add_stream("mpeg2video", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
-        for i, frame in enumerate(inp.decode(video=0)):
-            frame = frame.reformat(320, 240, "yuv420p")
-            frame.pts, frame.time_base = i, fractions.Fraction(1, 25)
-            for p in stream.encode(frame):
-                out.mux(p)
-        for p in stream.encode(None):
-            out.mux(p)
-    return dst
-
-
-def hls(target: str, claimed_s: float = 1.0) -> bytes:
-    return f"#EXTM3U\n#EXT-X-TARGETDURATION:5\n#EXTINF:{claimed_s},\n{target}\n#EXT-X-ENDLIST\n".encode()
-
-
 def build_corpus(folder: Path) -> dict[str, tuple[Path, str]]:
     """name -> (path, what it tests). File names are what an attacker would call them."""
     from skimage import data
@@ -261,7 +240,7 @@ def build_corpus(folder: Path) -> dict[str, tuple[Path, str]]:
         "audio_only.m4a": (audio_only(folder / "audio_only.m4a"), "audio, no video stream"),
         "image_as.mp4": (None, "a JPEG photo named .mp4"),
     }
-    segment = mpegts_segment(good, folder / "segment.ts")
+    segment = mpegts_copy(good, folder / "segment.ts", max_frames=None)
     videos.update({
         "segment.ts": (segment, "MPEG-TS (an HLS segment): outside the allow-list"),
         "playlist.m3u8": (None, "HLS playlist naming a video on this disk, claiming 1 s"),
@@ -275,9 +254,9 @@ def build_corpus(folder: Path) -> dict[str, tuple[Path, str]]:
     rng = np.random.default_rng(0)
     blobs = {"truncated.mp4": raw[: len(raw) // 2], "empty.mp4": b"", "text_as.mp4": b"not a video\n" * 100,
              "random_as.webm": rng.integers(0, 256, 50_000, np.uint8).tobytes(), "image_as.mp4": jpeg,
-             "playlist.m3u8": hls(str(segment)), "playlist_missing.m3u8": hls(str(folder / "missing.ts")),
-             "playlist_as.mp4": hls(segment.as_uri()),
-             "concat_as.mp4": b"ffconcat version 1.0\nfile good.mp4\n",
+             "playlist.m3u8": hls_playlist(str(segment)), "playlist_missing.m3u8": hls_playlist(str(folder / "missing.ts")),
+             "playlist_as.mp4": hls_playlist(segment.as_uri()),
+             "concat_as.mp4": concat_list("good.mp4"),
              "url_as.mp4": b"http://127.0.0.1:9/interview.mp4\n",
              "sdp_as.mp4": (b"v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nc=IN IP4 127.0.0.1\r\n"
                             b"m=video 5004 RTP/AVP 96\r\n")}
@@ -345,8 +324,8 @@ def measure(name: str, handler: str, what: str, path: Path, fn) -> Outcome:
 
 
 def library_handler(recognizer):
-    from fer.imageio import ImageError
     from fer.analysis import AnalysisOptions, analyze_video
+    from fer.imageio import ImageError
     from fer.video import VideoError
 
     def run(path: Path):

@@ -67,9 +67,9 @@ def main() -> None:
     from fer import runtime
 
     runtime.set_threads(args.threads)
+    from fer.analysis import AnalysisOptions, analyze_video
     from fer.pipeline import PipelineConfig
     from fer.recognizer import EmotionRecognizer
-    from fer.analysis import AnalysisOptions, analyze_video
     from fer.video import iter_frames
 
     print(f"cpus={os.cpu_count()} threads={runtime.threads()} load_avg={os.getloadavg()[0]:.1f}")

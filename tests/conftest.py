@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer.data.locations import DATA_ROOT as DATA, dataset_dir  # noqa: F401  (the one place for data paths)
+from fer.data.locations import DATA_ROOT as DATA  # noqa: F401  (the one place for data paths)
+from fer.data.locations import dataset_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 FER2013 = dataset_dir("fer2013")
@@ -39,3 +40,26 @@ def astronaut() -> np.ndarray:
     from skimage import data
 
     return data.astronaut()
+
+
+@pytest.fixture(scope="module")
+def serve(tmp_path_factory):
+    """serve(**settings) -> (base URL, settings) of a real API server (uvicorn on 127.0.0.1) over
+    one set of loaded models; all stop at the end of the module."""
+    pytest.importorskip("fastapi", reason="the api extra (fastapi, uvicorn, python-multipart) is not installed")
+    from fer.api import ApiSettings, create_app
+    from fer.api.resources import Models
+    from fer.api.server import LocalServer
+
+    models, servers = Models(), []
+
+    def start(**kw):
+        kw.setdefault("jobs_dir", tmp_path_factory.mktemp("jobs"))
+        settings = ApiSettings(**kw)
+        server = LocalServer(create_app(settings, models))
+        servers.append(server)
+        return server.__enter__(), settings
+
+    yield start
+    for s in servers:
+        s.__exit__(None, None, None)

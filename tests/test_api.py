@@ -19,9 +19,7 @@ from tests.conftest import DATA
 pytest.importorskip("fastapi", reason="the api extra (fastapi, uvicorn, python-multipart) is not installed")
 httpx = pytest.importorskip("httpx", reason="httpx is not installed")
 
-from fer.api import ApiSettings, create_app
-from fer.api.resources import Models
-from fer.api.server import LocalServer
+from fer.api import ApiSettings
 
 CLIP = DATA / "clips" / "fer_test_clip.mp4"
 needs_clip = pytest.mark.skipif(not CLIP.is_file(), reason=f"real clip not found at {CLIP} (see README: Data)")
@@ -37,29 +35,6 @@ def png(rgb: np.ndarray) -> bytes:
 def photo_640x480(astronaut: np.ndarray) -> np.ndarray:
     """One real face in a 640x480 frame (the astronaut photo, cropped to 4:3 and scaled)."""
     return np.asarray(Image.fromarray(astronaut[64:448]).resize((640, 480)))
-
-
-@pytest.fixture(scope="module")
-def models():
-    return Models()  # one set of loaded models for every server of this module
-
-
-@pytest.fixture(scope="module")
-def serve(models, tmp_path_factory):
-    """serve(**settings) -> base URL of a running server; all stop at the end of the module."""
-    servers = []
-
-    def start(**kw):
-        kw.setdefault("jobs_dir", tmp_path_factory.mktemp("jobs"))
-        settings = ApiSettings(**kw)
-        server = LocalServer(create_app(settings, models))
-        url = server.__enter__()
-        servers.append(server)
-        return url, settings
-
-    yield start
-    for s in servers:
-        s.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")

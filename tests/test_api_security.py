@@ -18,42 +18,18 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.hostile_videos import concat_list, hls_playlist, mpegts_copy, small_video
 from tests.conftest import CLIPS, ROOT, needs_clips
-from tests.hostile_videos import concat_list, hls_playlist, mpegts_copy, small_video
 
 pytest.importorskip("fastapi", reason="the api extra (fastapi, uvicorn, python-multipart) is not installed")
 httpx = pytest.importorskip("httpx", reason="httpx is not installed")
 
-from fer.api import ApiSettings, create_app  # noqa: E402
+from fer.api import ApiSettings  # noqa: E402
 from fer.api.jobs import INSTANCE, JOB_FILE, STOPPED, Job  # noqa: E402
-from fer.api.resources import Models  # noqa: E402
-from fer.api.server import LocalServer  # noqa: E402
 from fer.api.uploads import UPLOAD_NAME  # noqa: E402
 
 CLIP = CLIPS / "fer_test_clip.mp4"
 GUARD_S = 120  # how long a test waits for something that must happen before it calls it a failure
-
-
-@pytest.fixture(scope="module")
-def models():
-    return Models()
-
-
-@pytest.fixture(scope="module")
-def serve(models, tmp_path_factory):
-    """serve(**settings) -> (base URL, settings) of a running server; all stop at the module's end."""
-    servers = []
-
-    def start(**kw):
-        kw.setdefault("jobs_dir", tmp_path_factory.mktemp("jobs"))
-        settings = ApiSettings(**kw)
-        server = LocalServer(create_app(settings, models))
-        servers.append(server)
-        return server.__enter__(), settings
-
-    yield start
-    for s in servers:
-        s.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")

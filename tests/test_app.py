@@ -354,7 +354,7 @@ def test_video_tab_refuses_playlists_and_lists_that_name_other_files(app, monkey
     """The hole (issue 22): a concat list called .mp4 opened a video beside the temporary file (and
     uploads were stored under the user's suffix; Streamlit itself refuses a '.m3u8' name). Each is
     refused by content, nothing is analysed, and no upload is left behind."""
-    from tests.hostile_videos import concat_list, hls_playlist, mpegts_copy
+    from benchmarks.hostile_videos import concat_list, hls_playlist, mpegts_copy
 
     clip = CLIPS / "fer_test_clip.mp4"
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the tab stores uploads

@@ -132,8 +132,8 @@ def test_change_points_read_raw_probabilities_not_the_smoothed_ones():
     never cross over inside the window."""
     from dataclasses import replace
 
-    from fer.timeline import TimelineBuilder
     from fer.results import FrameResult
+    from fer.timeline import TimelineBuilder
 
     b = TimelineBuilder(LABELS)
     for i in range(40):

@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
+from fer.analysis import AnalysisOptions, analyze_video, iter_video_analysis
 from fer.insights import summarize_video
 from fer.pipeline import PipelineConfig
-from fer.analysis import AnalysisOptions, analyze_video, iter_video_analysis
 from fer.video import (
     MAX_VIDEO_PIXELS,
     FrameSampler,

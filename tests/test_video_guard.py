@@ -14,7 +14,7 @@ import pytest
 from fer.video import ContainerRefused, VideoError, iter_frames, probe_video
 from fer.video_guard import FFMPEG_OPTIONS, MATROSKA, MP4, check_video_file
 from tests.conftest import CLIPS, needs_clips
-from tests.hostile_videos import concat_list, hls_playlist, mpegts_copy, small_video
+from benchmarks.hostile_videos import concat_list, hls_playlist, mpegts_copy, small_video
 
 CLIP = CLIPS / "fer_test_clip.mp4"
 av = pytest.importorskip("av")

@@ -1,5 +1,6 @@
 """Video-shaped files that point elsewhere (issue 22): HLS playlists, concat lists, URLs, and the
-real MPEG-TS segment such a playlist would make FFmpeg read from the server's own disk."""
+real MPEG-TS segment such a playlist would make FFmpeg read from the server's own disk. Shared by
+the hostile-input benchmark and the tests."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import cv2
 import numpy as np
 
 
-def mpegts_copy(src: Path, dst: Path, max_frames: int = 30) -> Path:
+def mpegts_copy(src: Path, dst: Path, max_frames: int | None = 30) -> Path:
     """The first frames of a real clip re-encoded as MPEG-2 in MPEG-TS: what an HLS segment is."""
     import av
 
