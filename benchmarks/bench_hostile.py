@@ -344,7 +344,7 @@ def library_handler(recognizer):
 def app_handler(recognizer):
     from fer.app.photo import analyze_photo, no_face_message
     from fer.app.sidebar import AppSettings
-    from fer.app.video_tab import _options, analyse_upload
+    from fer.app.video_tab import analyse_upload, analysis_settings
     from fer.imageio import ImageError
     from fer.video import VideoError
 
@@ -354,7 +354,7 @@ def app_handler(recognizer):
         data = path.read_bytes()
         try:
             if path.suffix in VIDEO_NAMES:
-                report = analyse_upload(data, path.name, recognizer, _options(settings, None))
+                report = analyse_upload(data, path.name, recognizer, analysis_settings(settings, None))
                 return "ok", f"{report.analysis.frames_analysed} frames, {len(report.summary.people)} people"
             analysis = analyze_photo(recognizer, data, path.name, settings)
             if not analysis.faces:

@@ -61,7 +61,6 @@ class EmotionPipeline:
         self._index = 0
         self._since_detection = max(1, self.config.detect_every)  # the first frame is due for detection
         self._faces: list[Face] = []
-        self._bridged: set[tuple[float, ...]] = set()  # boxes kept by `_bridge` at the last detection
         self._ids: list[int | None] = []
         self._shape: tuple[int, int] | None = None
 
@@ -81,7 +80,6 @@ class EmotionPipeline:
             self._faces = [replace(f, box=(f.box[0] * sx, f.box[1] * sy, f.box[2] * sx, f.box[3] * sy),
                                    landmarks=f.landmarks * np.array([sx, sy], np.float32))
                            for f in self._faces]
-            self._bridged = {(b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy) for b in self._bridged}
         self._shape = shape
 
     # -- stages ---------------------------------------------------------------------------------
@@ -91,7 +89,7 @@ class EmotionPipeline:
         if not (self.config.scene_cuts and self.cuts.update(frame)):
             return False
         self.tracker.new_shot()
-        self._faces, self._ids, self._bridged = [], [], set()
+        self._faces, self._ids = [], []
         self._since_detection = max(1, self.config.detect_every)
         return True
 
@@ -106,31 +104,20 @@ class EmotionPipeline:
         return bool((self.recognizer.detector.still_faces(frame, self._faces) < self.config.recheck_score).any())
 
     def detect(self, frame: np.ndarray) -> list[Face]:
-        """Detect on this frame. A face the detector missed but MTCNN's last stage still scores
-        as a face in its last box (a blink of the detector on a blurred, small or dark frame) is
-        kept for this one detection, so its box does not flicker off; and a detection that missed
-        a face makes the next frame due at once, rather than a whole schedule later."""
+        """Detect on this frame. A face the detection missed is looked for again in a crop around
+        its last box, at full resolution (a downscaled or shrunken stream hides small faces that
+        are still there), so its box does not flicker off; and a detection that missed a face
+        makes the next frame due at once, rather than a whole schedule later. At the most loaded
+        level (no re-check) neither extra look is taken."""
         found = self.recognizer.detect(frame, max_side=self.config.detect_side or None)
         lost = len(found) < len(self._faces)
-        bridged = self._bridge(frame, found) if lost else []
-        self._faces = sorted(largest_faces(found + bridged, self.recognizer.max_faces),
-                             key=lambda f: (f.box[0], f.box[1]))
-        self._bridged = {f.box for f in bridged}
+        if lost and self.config.recheck_score > 0:
+            overlap = iou_matrix([f.box for f in self._faces], [f.box for f in found])
+            missed = [f.box for f, row in zip(self._faces, overlap) if not (row >= 0.3).any()]
+            found = found + self.recognizer.detector.detect_near(frame, missed)
+        self._faces = sorted(largest_faces(found, self.recognizer.max_faces), key=lambda f: (f.box[0], f.box[1]))
         self._since_detection = max(1, self.config.detect_every) - 1 if lost else 0
         return self._faces
-
-    def _bridge(self, frame: np.ndarray, found: list[Face]) -> list[Face]:
-        """The last detection's faces that this one missed and that are still in their box; never
-        a face bridged the time before, so a box left on the background does not stay."""
-        if self.config.recheck_score <= 0:
-            return []
-        overlap = iou_matrix([f.box for f in self._faces], [f.box for f in found])
-        missed = [f for f, row in zip(self._faces, overlap)
-                  if f.box not in self._bridged and not (row >= 0.3).any()]
-        if not missed:
-            return []
-        score = self.recognizer.detector.still_faces(frame, missed)
-        return [f for f, s in zip(missed, score) if s >= self.config.recheck_score]
 
     def classify(self, frame: np.ndarray) -> list[FaceEmotion]:
         return self.recognizer.classify(frame, self._faces)

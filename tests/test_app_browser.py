@@ -1,10 +1,12 @@
 """The app as a visitor meets it (issue 23), in headless Chromium at a laptop size (1366x800) and
 a phone size (390x844): START is in view without scrolling, the example photo works without a
-camera, the live panel reads like the video, and the label tag of a face at the picture's top
-edge is inside the picture. The fake cameras play the example video and photo shipped with the
+camera, the example video's results agree with their timeline and are a few screens long, the
+live panel reads like the video, and the label tag of a face at the picture's top edge is inside
+the picture. The fake cameras play the example video and photo shipped with the
 app, so only Debian's /usr/bin/chromium is needed.
 
-With FER_SCREENSHOTS=DIR each tab is saved as DIR/app_<tab>_<size>.png (the ones in docs/).
+With FER_SCREENSHOTS=DIR each tab is saved as DIR/app_<tab>_<size>.png (the ones in docs/; the
+video tab's is the whole page).
 About 2-3 minutes; run it alone, not beside CPU-heavy jobs.
 """
 
@@ -156,11 +158,61 @@ def test_example_photo_works_without_a_camera(page):
     screenshot(p, f"app_photo_{size}")
 
 
-def test_video_tab_opens(page):
+HEADING = re.compile(r"Person (\d+) · mostly (\w+) \(")
+MAX_VIDEO_PAGE_SCREENS = 4  # the example's results, top to bottom (issue 23.3: 7,400 px for 9 s)
+
+
+def page_height(p) -> int:
+    """The height of the page's content: Streamlit scrolls its main area, not the document."""
+    return p.evaluate("""() => Math.max(document.documentElement.scrollHeight,
+        ...[...document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"]')]
+            .map(e => e.scrollHeight))""")
+
+
+def whole_page_screenshot(p, name: str, height: int) -> None:
+    """The whole page as one picture: the viewport made as tall as the page, then put back."""
+    size = p.viewport_size
+    p.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
+    try:
+        p.wait_for_timeout(800)  # plotly redraws at the new size
+        screenshot(p, name)
+    finally:
+        p.set_viewport_size(size)
+
+
+def test_example_video_in_the_video_tab(page):
+    """Issue 23.3/23.1 in the browser: the example video needs no upload; each person's heading
+    names the label with the most time in their lane of the one shared timeline; the details
+    table fits the width; the page is a few screens long, not 7,400 px."""
     p, size, _ = page
+    width, height = SIZES[size]
     p.get_by_role("tab", name="Video file").click()
-    p.get_by_text("Upload a video").first.wait_for(timeout=30_000)
-    screenshot(p, f"app_video_{size}")
+    p.get_by_role("button", name="Analyse the example video").click()
+    p.get_by_text("Processed ").first.wait_for(timeout=240_000)
+    chart = p.locator('.js-plotly-plot:visible').last
+    chart.wait_for(timeout=60_000)
+    lanes = chart.evaluate("""g => { const out = {};
+        for (const t of g.data) t.y.forEach((y, i) => {
+            out[y] = out[y] || {}; out[y][t.name] = (out[y][t.name] || 0) + t.x[i]; });
+        return out; }""")
+    headings = [HEADING.match(t) for t in p.locator('[data-testid="stMarkdownContainer"]:visible').all_inner_texts()]
+    people = [(int(h[1]), h[2]) for h in headings if h]
+    assert len(people) >= 2, people
+    for track_id, named in people:
+        lane = lanes[f"Person {track_id}"]
+        assert max(lane, key=lane.get) == named, (track_id, named, lane)
+    assert p.get_by_text("public domain").count() >= 1  # the example's credit
+    p.get_by_text(f"Person {people[0][0]} in detail").click()
+    table = p.locator('[data-testid="stDataFrame"]:visible').first
+    table.wait_for(timeout=30_000)
+    grid = table.bounding_box()
+    assert grid["x"] >= 0 and grid["x"] + grid["width"] <= width  # the table fits the width
+    p.get_by_text(f"Person {people[0][0]} in detail").click()  # closed again, as a visitor finds it
+    p.wait_for_timeout(500)
+    tall = page_height(p)
+    print(f"video tab at {size}: page {tall} px tall ({tall / height:.1f} screens)")
+    assert tall <= MAX_VIDEO_PAGE_SCREENS * height, tall
+    whole_page_screenshot(p, f"app_video_{size}", tall)
 
 
 def test_live_panel_reads_like_the_video(page):

@@ -1,4 +1,6 @@
-"""The video tab: upload a video -> progress bar -> per-person timeline, summary cards, downloads.
+"""The video tab: upload a video (or press "Analyse the example video") -> progress bar -> one
+timeline of everybody, a row per person with their face, downloads (what is shown and why:
+`fer.app.video_results`).
 
 The upload goes to a temporary file (decoders need a path) under a name of our own, never the
 user's suffix, and is checked by content before a decoder opens it (`fer.video_guard`: MP4/MOV,
@@ -15,18 +17,33 @@ import logging
 import os
 import tempfile
 import time
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import pandas as pd
+import numpy as np
 import streamlit as st
 
 from fer.analysis import NOTE, AnalysisSettings, VideoReport, analyze
+from fer.app.charts import percent
+from fer.app.examples import VIDEO_CREDIT, example_video_path
 from fer.app.resources import video_recognizer
 from fer.app.sidebar import AppSettings
-from fer.labels import display_name
+from fer.app.video_results import (
+    RULE,
+    People,
+    change_table,
+    clearest_rows,
+    face_pictures,
+    heading,
+    lane_figure,
+    others_text,
+    share_table,
+    split_people,
+    timeline_lanes,
+)
 from fer.recognizer import EmotionRecognizer
-from fer.timeline import plotly_figure
 from fer.video import ProgressFn, VideoError
 from fer.video_guard import ACCEPTED_SUFFIXES
 
@@ -36,6 +53,7 @@ UPLOAD_PREFIX = "fer_upload_"  # + the process id + "_": a sweep can tell whose 
 UPLOAD_SUFFIX = ".video"  # ours, whatever the user's file is called
 STALE_AFTER_S = 24 * 3600.0  # files whose owner cannot be told are swept after this long
 MAX_DURATION_S = 600.0  # the app analyses the first 10 minutes (the CLI: --max-duration)
+EXAMPLE_NAME = "example video.mp4"
 RATES = {"Every frame": None, "10 frames per second": 10.0, "5 frames per second": 5.0,
          "2 frames per second": 2.0}
 
@@ -82,10 +100,11 @@ def sweep_stale_uploads(folder: str | Path | None = None, now: float | None = No
     return removed
 
 
-def analyse_upload(data: bytes, name: str, recognizer: EmotionRecognizer, settings: AnalysisSettings,
-                   progress: ProgressFn | None = None) -> VideoReport:
-    """Analyse uploaded bytes through a temporary file that never outlives the call. A full or
-    read-only temporary folder is a `VideoError` with the system's reason."""
+@contextmanager
+def stored_upload(data: bytes, name: str) -> Iterator[Path]:
+    """The upload in a temporary file of our own name (decoders need a path), deleted when the
+    block ends, however it ends. A full or read-only temporary folder is a `VideoError` with the
+    system's reason; a `VideoError` inside names the user's file, not the temporary one."""
     try:
         fd, tmp = tempfile.mkstemp(suffix=UPLOAD_SUFFIX, prefix=f"{UPLOAD_PREFIX}{os.getpid()}_")
     except OSError as e:
@@ -98,57 +117,163 @@ def analyse_upload(data: bytes, name: str, recognizer: EmotionRecognizer, settin
         except OSError as e:
             raise VideoError(f"there is no room to store the upload for analysis ({e.strerror or e})") from None
         try:
-            return analyze(tmp, settings, recognizer, name=name, progress=progress)  # guarded: untrusted
-        except VideoError as e:  # the message names the temporary file; the user knows their own
+            yield Path(tmp)
+        except VideoError as e:
             raise VideoError(str(e).replace(Path(tmp).name, name)) from None
     finally:
         Path(tmp).unlink(missing_ok=True)
 
 
-def _cards(summary) -> None:
-    # Short labels: long ones are cut ('Model confide...') in a column a quarter of the page wide.
-    c = st.columns(4)
-    c[0].metric("Video length", f"{summary.duration_s:.1f} s",
-                help=f"Seconds of video analysed ({summary.frames_analysed} frames), not processing time")
-    c[1].metric("People", len(summary.people),
-                help=f"{summary.short_tracks_dropped} face tracks under 0.5 s were left out")
-    c[2].metric("No face", f"{summary.share_without_face:.0%}",
-                help="Share of analysed frames without any face")
-    c[3].metric("Confidence", "n/a" if summary.mean_confidence != summary.mean_confidence
-                else f"{summary.mean_confidence:.0%}", help="The model's mean top probability over all faces")
+def analyse_upload(data: bytes, name: str, recognizer: EmotionRecognizer, settings: AnalysisSettings,
+                   progress: ProgressFn | None = None) -> VideoReport:
+    """Analyse uploaded bytes through a temporary file that never outlives the call."""
+    with stored_upload(data, name) as path:
+        return analyze(path, settings, recognizer, name=name, progress=progress)  # guarded: untrusted
 
 
-def _person(report: VideoReport, p, key: str) -> None:
-    st.markdown(f"**Person {p.track_id}**: on screen {p.seconds_on_screen:.1f} s "
-                f"({p.first_seen_s:.1f}-{p.last_seen_s:.1f} s), mostly {display_name(p.dominant)}")
-    top, bottom = st.columns(3), st.columns(3)  # two rows of three: no label is cut
-    top[0].metric("Valence", f"{p.valence:+.2f}", help="Mean P(positive) minus mean P(negative), -1 to +1")
-    top[1].metric("Expressivity", f"{p.expressivity:.2f}",
-                  help="How far the expression moves from the person's own average (0 = constant)")
-    top[2].metric("Negative runs", f"{p.stress:.0%}",
-                  help="Share of time in runs of >= 2 s where negative expressions dominate")
-    bottom[0].metric("Changes", len(p.change_points),
-                     help="Moments where the leading expression changes sharply (1 s before vs 1 s after)")
-    bottom[1].metric("Confidence", f"{p.mean_confidence:.0%}",
-                     help=f"Mean top probability; below 40% for {p.low_confidence_share:.0%} of the time")
-    bottom[2].metric("On screen", f"{p.seconds_on_screen:.1f} s", help=f"{p.frames} analysed frames")
-    st.plotly_chart(plotly_figure(report.analysis.timeline, p.track_id, title=""),
-                    key=f"{key}_chart_{p.track_id}")
-    shares = pd.DataFrame({"Emotion": [display_name(k) for k in p.time_share],
-                           "Share of time": [v for v in p.time_share.values()],
-                           "Mean probability": [p.mean_probs[k] for k in p.time_share]})
-    st.dataframe(shares, hide_index=True, width="stretch", column_config={
-        "Share of time": st.column_config.NumberColumn(format="percent"),
-        "Mean probability": st.column_config.NumberColumn(format="%.3f")})
-    if p.change_points:
-        st.dataframe(pd.DataFrame([{"Time (s)": round(cp.t, 1), "From": display_name(cp.before),
-                                    "To": display_name(cp.after), "Strength": round(cp.magnitude, 2)}
-                                   for cp in p.change_points]), hide_index=True, width="stretch")
+@dataclass(frozen=True)
+class AnalysedVideo:
+    """What the page keeps of one analysis: the report, who it names, and their face pictures
+    (cut while the video file still exists: an upload's is deleted right after)."""
+
+    report: VideoReport
+    people: People
+    faces: dict[int, np.ndarray]  # person id -> small RGB picture
+    example: bool = False
+
+
+def analyse_file(path: Path, name: str, recognizer: EmotionRecognizer, settings: AnalysisSettings,
+                 progress: ProgressFn | None = None, example: bool = False) -> AnalysedVideo:
+    """Analyse a video file and cut the named people's clearest faces from it. A video whose faces
+    cannot be decoded a second time still gives its results, without pictures."""
+    report = analyze(path, settings, recognizer, name=name, progress=progress)
+    people = split_people(report.summary.people)
+    try:
+        faces = face_pictures(report.analysis.info, clearest_rows(report.timeline, [p.track_id for p in people.shown]),
+                              settings.max_duration_s)
+    except VideoError as e:
+        log.warning("no face pictures for %s: %s", name, e)
+        faces = {}
+    return AnalysedVideo(report, people, faces, example)
+
+
+def refused_upload(name: str) -> str | None:
+    """The full reason an upload is not analysed, or None: Streamlit's own type filter gave its
+    reason only on hover (issue 23.7). The content is checked again before a decoder opens it."""
+    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if suffix in UPLOAD_TYPES:
+        return None
+    return (f"{name} was not analysed: only videos in MP4, MOV, WebM, MKV or AVI format can be used"
+            + (f" (this is a .{suffix} file)." if suffix else "."))
+
+
+def _use_example() -> None:
+    st.session_state["video_example"] = True
+    st.session_state["video_run_now"] = True  # the button is the request: no second click
+
+
+def _use_upload() -> None:
+    st.session_state["video_example"] = False
+
+
+def _run(source: str, data: bytes | None, name: str, settings: AppSettings, rate_name: str) -> AnalysedVideo | None:
+    """One analysis with a progress bar; every failure is a message on the page and None."""
+    bar = st.progress(0.0, text="Starting...")
+
+    def progress(done: int, total: int | None) -> None:
+        if total:
+            bar.progress(min(1.0, done / total), text=f"{done} of {total} frames")
+        elif done % 10 == 0:
+            bar.progress(0.0, text=f"{done} frames")
+
+    try:
+        video_settings = analysis_settings(settings, RATES[rate_name])
+        recognizer = video_recognizer(video_settings)
+        if source == "example":
+            return analyse_file(example_video_path(), name, recognizer, video_settings, progress, example=True)
+        with stored_upload(data or b"", name) as path:
+            return analyse_file(path, name, recognizer, video_settings, progress)
+    except VideoError as e:
+        st.error(f"Could not analyse {name}: {e}")
+    except Exception as e:  # the model, OpenCV, memory: a message, never a traceback
+        log.exception("video analysis failed for %s", name)
+        st.error(f"Could not analyse {name}: {type(e).__name__}: {e}")
+    finally:
+        bar.empty()
+    return None
+
+
+def _overview(result: AnalysedVideo) -> None:
+    # Short labels: long ones are cut ('Model confide...') in a narrow column.
+    summary, people = result.report.summary, result.people
+    row = st.container(horizontal=True, gap="medium")
+    row.metric("Video length", f"{summary.duration_s:.1f} s",
+               help=f"Seconds of video analysed ({summary.frames_analysed} frames), not processing time")
+    row.metric("People", len(people.shown),
+               help=f"Named below, most time on screen first. {len(people.others)} brief or flickering faces "
+                    f"are under Others; {summary.short_tracks_dropped} face tracks under 0.5 s were left out.")
+    row.metric("No face", percent(summary.share_without_face), help="Share of analysed frames without any face")
+    row.metric("Confidence", "n/a" if summary.mean_confidence != summary.mean_confidence
+               else percent(summary.mean_confidence), help="The model's mean top probability over all faces")
+
+
+def _person(result: AnalysedVideo, p, segments: list) -> None:
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small", wrap=False)  # a phone too
+    if p.track_id in result.faces:
+        row.image(result.faces[p.track_id], width=56)
+    row.markdown(heading(p), help=RULE, width="stretch")
+    with st.expander(f"Person {p.track_id} in detail"):
+        st.dataframe(share_table(p), hide_index=True, width="stretch")
+        changes = change_table(segments)
+        if len(changes):
+            st.markdown("When the shown expression changed")
+            st.dataframe(changes, hide_index=True, width="stretch")
+        else:
+            st.caption("The shown expression did not change while the face was seen.")
+        st.caption(f"Seen from {p.first_seen_s:.1f} s to {p.last_seen_s:.1f} s in {p.frames} analysed frames; "
+                   f"the model's mean top probability {percent(p.mean_confidence)}.")
+
+
+def _results(result: AnalysedVideo) -> None:
+    report, a = result.report, result.report.analysis
+    if result.example:
+        st.caption(f"Example: {VIDEO_CREDIT}")
+    st.success(f"Processed {a.frames_analysed} frames ({a.analysed_s:.1f} s of video) in {a.elapsed_s:.1f} s "
+               f"({a.frames_per_second:.1f} frames/s)")
+    if a.stopped_by == "max_duration_s":
+        st.warning(f"Only the first {a.analysed_s:.0f} s of the video were analysed (the limit is "
+                   f"{MAX_DURATION_S:.0f} s).")
+    elif a.stopped_at_cap:
+        st.warning(f"Only the first {a.frames_analysed} frames were analysed (the frame cap).")
+    _overview(result)
+    if not report.summary.people:
+        st.warning("No face was found for long enough. Try a larger, frontal, well-lit face, or lower the "
+                   "minimum face size in the sidebar.")
+    else:
+        lanes = timeline_lanes(report.timeline, result.people)
+        st.plotly_chart(lane_figure(lanes, a.analysed_s or report.summary.duration_s, report.summary.labels),
+                        config={"displayModeBar": False}, key="video_lanes")
+        st.caption(RULE + " A gap: the face was not seen.")
+        for p in result.people.shown:
+            _person(result, p, lanes[f"Person {p.track_id}"])
+        if result.people.others:
+            st.caption(others_text(result.people.others))
+    stem = Path(report.name).stem
+    d1, d2 = st.columns(2)
+    d1.download_button("Download timeline (CSV)", report.timeline_csv(), file_name=f"{stem}_timeline.csv",
+                       mime="text/csv", key="video_csv")
+    d2.download_button("Download summary (JSON)", json.dumps(report.document(), indent=2),
+                       file_name=f"{stem}_summary.json", mime="application/json", key="video_json")
+    st.caption("The summary also has mean probabilities, valence, expressivity, negative runs and sharp "
+               "changes per person: averages of the frame-by-frame probabilities, defined in the README.")
 
 
 def render_video_tab(settings: AppSettings) -> None:
-    upload = st.file_uploader("Upload a video (MP4, MOV, WebM, MKV or AVI)", type=UPLOAD_TYPES,
-                              key="video_upload")
+    # No `type=` filter: Streamlit's gave its reason only on hover; `refused_upload` says it in full.
+    upload = st.file_uploader("Upload a video (MP4, MOV, WebM, MKV or AVI)", key="video_upload",
+                              on_change=_use_upload)
+    st.button("Analyse the example video", key="video_example_button", on_click=_use_example,
+              help=VIDEO_CREDIT)
     rate_name = st.selectbox("Frames to analyse", list(RATES), key="video_rate",
                              help="Fewer frames per second is faster; every frame catches the "
                                   "briefest expressions.")
@@ -157,58 +282,26 @@ def render_video_tab(settings: AppSettings) -> None:
     if not st.session_state.get("uploads_swept"):  # once per session: leftovers of killed processes
         sweep_stale_uploads()
         st.session_state["uploads_swept"] = True
-    if upload is None:
+    example = bool(st.session_state.get("video_example"))
+    if not example and upload is None:
         return
-    model = settings.weights
-    key = (upload.name, upload.size, rate_name, model, settings.detect_every, settings.half_life_s,
-           settings.min_score, settings.min_face_size, settings.max_faces)  # what the analysis depends on
-    report: VideoReport | None = st.session_state.get("video_report")
+    if not example and (reason := refused_upload(upload.name)):
+        st.error(reason)
+        return
+    source, name = ("example", EXAMPLE_NAME) if example else ("upload", upload.name)
+    key = (source, name, None if example else upload.size, rate_name, settings.weights, settings.detect_every,
+           settings.half_life_s, settings.min_score, settings.min_face_size, settings.max_faces)
+    result: AnalysedVideo | None = st.session_state.get("video_result")
     if st.session_state.get("video_key") != key:
-        report = None
-        if st.button("Analyse video", type="primary", key="video_go"):
-            bar = st.progress(0.0, text="Starting...")
-
-            def progress(done: int, total: int | None) -> None:
-                if total:
-                    bar.progress(min(1.0, done / total), text=f"{done} of {total} frames")
-                elif done % 10 == 0:
-                    bar.progress(0.0, text=f"{done} frames")
-
-            try:
-                video_settings = analysis_settings(settings, RATES[rate_name])
-                report = analyse_upload(upload.getvalue(), upload.name, video_recognizer(video_settings),
-                                        video_settings, progress)
-            except VideoError as e:
-                bar.empty()
-                st.error(f"Could not analyse {upload.name}: {e}")
+        result = None
+        run_now = st.session_state.pop("video_run_now", False)
+        slot = st.empty()  # the button goes once pressed: it is not there above the results
+        if run_now or slot.button("Analyse video", type="primary", key="video_go"):
+            slot.empty()
+            result = _run(source, None if example else upload.getvalue(), name, settings, rate_name)
+            if result is None:
                 return
-            except Exception as e:  # the model, OpenCV, memory: a message, never a traceback
-                log.exception("video analysis failed for %s", upload.name)
-                bar.empty()
-                st.error(f"Could not analyse {upload.name}: {type(e).__name__}: {e}")
-                return
-            bar.empty()
-            st.session_state["video_report"], st.session_state["video_key"] = report, key
-    if report is None:
-        return
-    a = report.analysis
-    st.success(f"Processed {a.frames_analysed} frames ({a.analysed_s:.1f} s of video) in {a.elapsed_s:.1f} s "
-               f"({a.frames_per_second:.1f} frames/s)")
-    if a.stopped_by == "max_duration_s":
-        st.warning(f"Only the first {a.analysed_s:.0f} s of the video were analysed (the limit is "
-                   f"{MAX_DURATION_S:.0f} s).")
-    elif a.stopped_at_cap:
-        st.warning(f"Only the first {a.frames_analysed} frames were analysed (the frame cap).")
-    _cards(report.summary)
-    stem = Path(report.name).stem
-    d1, d2 = st.columns(2)
-    d1.download_button("Download timeline (CSV)", report.timeline_csv(), file_name=f"{stem}_timeline.csv",
-                       mime="text/csv", key="video_csv")
-    d2.download_button("Download summary (JSON)", json.dumps(report.document(), indent=2), file_name=f"{stem}_summary.json",
-                       mime="application/json", key="video_json")
-    if not report.summary.people:
-        st.warning("No face was found for long enough. Try a larger, frontal, well-lit face, or lower the "
-                   "minimum face size in the sidebar.")
-    for p in report.summary.people:
-        with st.container(border=True):
-            _person(report, p, "video")
+            st.session_state["video_result"], st.session_state["video_key"] = result, key
+            st.session_state["video_report"] = result.report
+    if result is not None:
+        _results(result)
