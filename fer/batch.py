@@ -119,7 +119,7 @@ def run_one(task: VideoTask) -> VideoOutcome:
             row = analyse_file(task.video, task.video.stem, task.settings, recognizer, task.partial, task.annotate)
             pd.DataFrame([row]).to_csv(task.partial / "summary.csv", index=False)
         except Exception as e:  # one video fails alone, with its reason
-            print(f"error: {type(e).__name__}: {e}")
+            out.write(f"error: {type(e).__name__}: {e}\n")  # the video's own log
             error = str(e) if isinstance(e, (ValueError, OSError)) else f"{type(e).__name__}: {e}"
     seconds = time.perf_counter() - start
     if error is None:
