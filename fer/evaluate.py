@@ -136,25 +136,35 @@ class UncertainShare:
     uncertain: int  # face-frames whose top smoothed probability is below the threshold
     threshold: float
     median_confidence: float | None  # of the top smoothed probability over face-frames
+    negative: int = 0  # face-frames shown as a negative emotion (angry, disgust, fear, sad, contempt)
 
     @property
     def share(self) -> float:
         return self.uncertain / self.face_frames if self.face_frames else 0.0
 
+    @property
+    def negative_share(self) -> float:
+        return self.negative / self.face_frames if self.face_frames else 0.0
+
     def to_dict(self) -> dict:
-        return {**asdict(self), "share": self.share}
+        return {**asdict(self), "share": self.share, "negative_share": self.negative_share}
 
 
 def uncertain_share(pipeline, frames: Iterable, threshold: float = UNCERTAIN_BELOW,
                     clip: str = "") -> UncertainShare:
     """Run `pipeline` (an EmotionPipeline, as the live view uses it) over every frame (objects
-    with `.t` seconds and `.rgb`) and count the face-frames it would show as 'uncertain'."""
+    with `.t` seconds and `.rgb`) and count the face-frames it would show as 'uncertain', and
+    those it would show as a negative emotion."""
+    from fer.labels import VALENCE
+
     pipeline.reset()
-    n_frames, conf, uncertain = 0, [], 0
+    n_frames, conf, uncertain, negative = 0, [], 0, 0
     for frame in frames:
         n_frames += 1
         for f in pipeline.process(frame.rgb, frame.t).faces:
             conf.append(f.confidence)
-            uncertain += f.shown_label(threshold) == "uncertain"  # the rule the drawing applies
+            shown = f.shown_label(threshold)  # the rule the drawing applies
+            uncertain += shown == "uncertain"
+            negative += VALENCE.get(shown, 0) < 0
     return UncertainShare(clip, n_frames, len(conf), uncertain, threshold,
-                          float(np.median(conf)) if conf else None)
+                          float(np.median(conf)) if conf else None, negative)

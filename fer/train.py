@@ -12,6 +12,7 @@ import logging
 import math
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from fer.data.augment import degrade, head_turn_scale
 from fer.data.datasets import FaceArrays
 from fer.models import create_model, get_spec
 from fer.weights import ModelCard
@@ -52,6 +54,12 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
     init: str | None = None  # weights to start from (e.g. the FER-2013 model for FER+); the head is new
+    # Joint recipe (fer.data.targets): the output is several heads side by side, each trained on
+    # its own block of the soft targets (e.g. (7, 8): a FER-2013 head and a FER+ head).
+    heads: tuple[int, ...] | None = None
+    distill: float = 0.0  # the teachers' share of each soft target (recorded here, applied by fer.data.targets)
+    teachers: tuple[str, ...] = ()  # their names, for the card
+    degrade: float = 0.0  # probability of each live-path degradation per face (fer.data.augment)
 
 
 def init_from(model: nn.Module, weights: str | Path) -> list[str]:
@@ -67,6 +75,28 @@ def init_from(model: nn.Module, weights: str | Path) -> list[str]:
         raise ValueError(f"no tensor of {weights} fits a {type(model).__name__}")
     model.load_state_dict(matched, strict=False)
     return sorted(set(own) - set(matched))
+
+
+def init_heads_from(model: nn.Module, weights: str | Path, heads: tuple[int, ...]) -> None:
+    """Start every head of a joint model as the final layer of `weights` (its first rows where a
+    head has fewer classes: e.g. the FER+ model's 8-class layer for a FER+ head and, without
+    contempt, for a FER-2013 head), so fine-tuning starts from a working classifier."""
+    from fer.models.heads import HEAD_BIAS, HEAD_WEIGHT
+    from fer.models.state import load_state
+    from fer.weights import weights_path
+
+    given = load_state(weights_path(weights))
+    own = model.state_dict()
+    w, b = own[HEAD_WEIGHT].clone(), own[HEAD_BIAS].clone()
+    if given[HEAD_WEIGHT].shape[1] != w.shape[1]:
+        raise ValueError(f"the final layer of {weights} does not fit this model")
+    start = 0
+    for k in heads:
+        n = min(k, len(given[HEAD_WEIGHT]))
+        w[start : start + n] = given[HEAD_WEIGHT][:n]
+        b[start : start + n] = given[HEAD_BIAS][:n]
+        start += k
+    model.load_state_dict({**own, HEAD_WEIGHT: w, HEAD_BIAS: b})
 
 
 def use_amp(cfg_amp: bool, device: torch.device) -> bool:
@@ -99,8 +129,9 @@ def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Te
     ang = u(b) * math.radians(cfg.rotate_deg)
     s = 1 + u(b) * cfg.scale
     t = u(b, 2) * cfg.shift * 2  # affine_grid coordinates span [-1, 1]
+    sx = head_turn_scale(b, cfg.degrade, gen, dev) if cfg.degrade > 0 else 1.0  # a turned head is narrower
     theta = torch.stack([
-        torch.stack([ang.cos() / s, -ang.sin() / s, t[:, 0]], 1),
+        torch.stack([ang.cos() / s * sx, -ang.sin() / s * sx, t[:, 0]], 1),
         torch.stack([ang.sin() / s, ang.cos() / s, t[:, 1]], 1),
     ], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
@@ -122,7 +153,7 @@ def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Te
         on = torch.rand(b, generator=gen, device=dev) < cfg.erase_p
         noise = torch.rand(x.shape, generator=gen, device=dev)
         x = torch.where((box & on[:, None, None])[:, None], noise, x)
-    return x
+    return degrade(x, cfg.degrade, gen) if cfg.degrade > 0 else x
 
 
 def normalise(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
@@ -137,7 +168,16 @@ def class_weights(labels: np.ndarray, n_classes: int, power: float) -> np.ndarra
     return (w / (w * counts).sum() * counts.sum()).astype(np.float32)  # mean weight per sample = 1
 
 
+def head_slices(heads: tuple[int, ...]) -> list[slice]:
+    """The columns of each head in the joint output."""
+    from itertools import pairwise
+
+    return [slice(int(a), int(b)) for a, b in pairwise(np.cumsum((0, *heads)))]
+
+
 def loss_fn(logits, target, cfg: TrainConfig, weight: torch.Tensor | None) -> torch.Tensor:
+    if cfg.heads:  # one soft cross-entropy per head; a row whose block of targets is all zero adds nothing
+        return sum(F.cross_entropy(logits[:, sl].float(), target[:, sl]) for sl in head_slices(cfg.heads))
     if cfg.imbalance == "focal":
         logp = F.log_softmax(logits.float(), 1)
         tgt = target if target.dim() == 2 else F.one_hot(target, logits.shape[1]).float()
@@ -185,6 +225,8 @@ def train(cfg: TrainConfig, train_set: FaceArrays, val_set: FaceArrays, out_dir:
     model = create_model(cfg.model, n_classes)
     if cfg.init:
         init_from(model, cfg.init)
+        if cfg.heads:
+            init_heads_from(model, cfg.init, cfg.heads)
     model = model.to(device).to(memory_format=torch.channels_last)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
     if cfg.optimizer == "sgd":
@@ -208,16 +250,28 @@ def train(cfg: TrainConfig, train_set: FaceArrays, val_set: FaceArrays, out_dir:
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     amp = use_amp(cfg.amp, device)
 
-    start, best, history = 0, {"val_acc": -1.0}, []
+    start, best, history, resized = 0, {"val_acc": -1.0}, [], []
     ckpt = out_dir / "last.pt"
     if resume and ckpt.exists():
         state = load_checkpoint(ckpt, device)
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
         gen.set_state(state["gen"].cpu() if device.type == "cpu" else state["gen"])
         start, best, history = state["epoch"] + 1, state["best"], state["history"]
+        resized = list(state.get("resized", []))
+        was = int(state["config"]["epochs"])
+        if was == cfg.epochs:
+            sched.load_state_dict(state["sched"])
+        else:  # a run resized to the time left: the new schedule, advanced to where the run is
+            if not start < cfg.epochs:
+                raise ValueError(f"{ckpt} has run {start} epochs: --epochs must be more than that")
+            log.warning("resized from %d to %d epochs after epoch %d", was, cfg.epochs, start)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()": on purpose
+                for _ in range(start * steps):
+                    sched.step()
+            resized.append({"after_epoch": start, "epochs_from": was, "epochs_to": cfg.epochs})
 
     for epoch in range(start, min(cfg.epochs, stop_after or cfg.epochs)):
         model.train()
@@ -247,24 +301,43 @@ def train(cfg: TrainConfig, train_set: FaceArrays, val_set: FaceArrays, out_dir:
             if i % 20 == 0:
                 bar.set_postfix(loss=f"{total / max(seen, 1):.3f}")
         logits = predict_logits(ema.module, val_set.images, spec.mean, spec.std, device, amp=amp)
-        val_acc = float((logits.argmax(1) == val_set.labels).mean())
+        heads_acc = validation_accuracy(logits, val_set, cfg.heads)
+        val_acc = float(np.mean(heads_acc))
         rec = {"epoch": epoch + 1, "train_loss": total / max(seen, 1), "val_acc": val_acc,
                "lr": sched.get_last_lr()[0], "seconds": time.time() - t0}
+        if cfg.heads:
+            rec["val_acc_heads"] = heads_acc
         history.append(rec)
         if val_acc > best["val_acc"]:
             best = dict(rec)
             save_weights(ema.module, out_dir / "best.safetensors")
-            training_card(cfg, spec, train_set.label_names, len(train_set), best, len(history)).write(out_dir / "best.json")
+            training_card(cfg, spec, train_set.label_names, len(train_set), best, len(history),
+                          resized).write(out_dir / "best.json")
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                     "sched": sched.state_dict(), "gen": gen.get_state(), "epoch": epoch, "best": best,
-                    "history": history, "config": asdict(cfg)}, out_dir / "last.pt.tmp")
+                    "history": history, "resized": resized, "config": asdict(cfg)}, out_dir / "last.pt.tmp")
         (out_dir / "last.pt.tmp").replace(ckpt)
         (out_dir / "history.json").write_text(json.dumps({"config": asdict(cfg), "best": best,
-                                                          "history": history}, indent=1))
+                                                          "history": history, "resized": resized}, indent=1))
         if progress:
             log.info("epoch %d/%d loss %.3f val_acc %.4f best %.4f (%.1fs)", epoch + 1, cfg.epochs,
                      rec["train_loss"], val_acc, best["val_acc"], rec["seconds"])
-    return {"config": asdict(cfg), "best": best, "history": history}
+    return {"config": asdict(cfg), "best": best, "history": history, "resized": resized}
+
+
+def validation_accuracy(logits: np.ndarray, val_set: FaceArrays, heads: tuple[int, ...] | None) -> list[float]:
+    """Accuracy of the single head against `labels`, or of each head against the arg-max of its
+    block of `val_set.soft` (rows where that block is all zero are not scored)."""
+    if not heads:
+        return [float((logits.argmax(1) == val_set.labels).mean())]
+    if val_set.soft is None or val_set.soft.shape[1] != sum(heads):
+        raise ValueError(f"a joint validation set needs soft targets with {sum(heads)} columns")
+    accs = []
+    for sl in head_slices(heads):
+        t = val_set.soft[:, sl]
+        scored = t.sum(1) > 0
+        accs.append(float((logits[scored, sl].argmax(1) == t[scored].argmax(1)).mean()) if scored.any() else 0.0)
+    return accs
 
 
 def load_checkpoint(path: Path, device: torch.device) -> dict:
@@ -279,14 +352,17 @@ def load_checkpoint(path: Path, device: torch.device) -> dict:
                          f"and plain data); refusing to load it: {str(e).splitlines()[0]}") from e
 
 
-def training_card(cfg: TrainConfig, spec, labels: tuple[str, ...], n_train: int, best: dict, epochs_run: int) -> ModelCard:
+def training_card(cfg: TrainConfig, spec, labels: tuple[str, ...], n_train: int, best: dict, epochs_run: int,
+                  resized: list[dict] | None = None) -> ModelCard:
     """The model card as training leaves it; calibration, publishing and evaluation add their sections."""
-    task = "ferplus" if cfg.soft_targets else "fer2013"
+    task = "joint" if cfg.heads else "ferplus" if cfg.soft_targets else "fer2013"
+    selected = ("mean PublicTest accuracy of the heads (each on its own labels), EMA weights" if cfg.heads
+                else "PublicTest accuracy of the EMA weights")
     return ModelCard(
         name=f"{task}_{cfg.model}", architecture=cfg.model, description=spec.description, labels=tuple(labels),
         input_size=spec.input_size, in_channels=spec.in_channels, mean=tuple(spec.mean), std=tuple(spec.std),
         training={"recipe": asdict(cfg), "epochs_run": epochs_run,
-                  "selected_on": "PublicTest accuracy of the EMA weights", "best_epoch": best},
+                  "selected_on": selected, "best_epoch": best, **({"resized": resized} if resized else {})},
         data={"train": f"{task} Training split ({n_train} faces)", "validation": "PublicTest",
               "test": "PrivateTest (reported once)"},
     )
@@ -301,12 +377,16 @@ def measure_epoch_seconds(cfg: TrainConfig, train_set: FaceArrays, n_val: int, s
     gen = torch.Generator(device=device).manual_seed(0)
     images = torch.from_numpy(train_set.images[: cfg.batch_size * 4]).to(device)
     labels = torch.from_numpy(train_set.labels[: cfg.batch_size * 4]).to(device)
+    soft = None
+    if cfg.soft_targets and train_set.soft is not None:
+        soft = torch.from_numpy(train_set.soft[: cfg.batch_size * 4]).to(device)
 
     def step(i):
         sl = slice((i % 4) * cfg.batch_size, (i % 4 + 1) * cfg.batch_size)
         x = normalise(augment(images[sl].float().div(255).unsqueeze(1), cfg, gen), spec.mean, spec.std)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp(cfg.amp, device)):
-            loss = F.cross_entropy(model(x.contiguous(memory_format=torch.channels_last)).float(), labels[sl])
+            logits = model(x.contiguous(memory_format=torch.channels_last)).float()
+        loss = loss_fn(logits, soft[sl], cfg, None) if soft is not None else F.cross_entropy(logits, labels[sl])
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -156,5 +156,65 @@ def test_pack_round_trip_with_ferplus_votes_and_chosen_splits(tmp_path):
     plus = load_pack(out, "Training", "ferplus")
     assert len(plus) == 2 and plus.soft[:, FERPLUS_LABELS.index("happy")] == pytest.approx([1.0, 1.0])
     assert [FERPLUS_LABELS[i] for i in load_pack(out, "PublicTest", "ferplus").labels] == ["sad"]
+    joint = load_pack(out, "Training", "joint")  # every FER-2013 face, its label and its votes (or none)
+    assert len(joint) == 3 and joint.label_names == FER2013_LABELS and joint.soft.shape == (3, 8)
+    assert joint.soft[:, FERPLUS_LABELS.index("happy")] == pytest.approx([1.0, 0.0, 1.0])  # face 1: NF
+    assert joint.skipped == {"no_ferplus_votes": 1}
     with pytest.raises(ValueError, match="no PrivateTest"):
         load_pack(out, "PrivateTest")
+
+
+def test_joint_targets_mix_labels_votes_and_teachers():
+    from fer.data.targets import JOINT_LABELS, joint_targets, teacher_ensemble, validation_targets
+
+    labels = np.array([3, 6])  # happy, neutral
+    votes = np.zeros((2, 8), np.float32)
+    votes[0, 3] = 1.0  # face 1 has no FER+ votes
+    t7 = np.full((2, 7), 1 / 7, np.float32)
+    t8 = np.full((2, 8), 1 / 8, np.float32)
+    plain = joint_targets(labels[:1], votes[:1], label_smoothing=0.0)  # no teacher needed: every face has votes
+    assert plain.shape == (1, 15) and plain[0, 3] == 1 and plain[0, 7 + 3] == 1
+    t = joint_targets(labels, votes, t7, t8, distill=0.5, label_smoothing=0.1)
+    assert t.shape == (2, len(JOINT_LABELS)) and np.allclose(t[:, :7].sum(1), 1) and np.allclose(t[:, 7:].sum(1), 1)
+    assert t[0, 3] == pytest.approx(0.5 * (0.9 + 0.1 / 7) + 0.5 / 7) and t[0, 7 + 3] == pytest.approx(0.5 + 0.5 / 8)
+    assert np.allclose(t[1, 7:], 1 / 8)  # no votes: the teacher's distribution alone
+    with pytest.raises(ValueError, match="teacher"):
+        joint_targets(labels, votes)  # face 1 has no votes and there is no teacher
+    p8 = np.zeros((1, 8), np.float32)
+    p8[0, [3, 7]] = 0.5  # contempt is left out of the 7-class view and the rest renormalised
+    assert teacher_ensemble(np.eye(7, dtype=np.float32)[[6]], p8)[0, [3, 6]] == pytest.approx([0.5, 0.5])
+    v = validation_targets(labels, votes)
+    assert v[0, 3] == 1 and v[1, 6] == 1 and v[1, 7:].sum() == 0
+
+
+def test_teacher_outputs_are_computed_once_and_cached(tmp_path, monkeypatch):
+    from fer.data import teacher
+
+    images = np.stack([_face(i) for i in range(4)])
+    first = teacher.teacher_probs(images, "fer2013_cnn_small", tta="flip", cache_dir=tmp_path)
+    assert first.shape == (4, 7) and np.allclose(first.sum(1), 1, atol=1e-5)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+
+    def no_recompute(*a, **k):
+        raise AssertionError("the cached outputs should have been used")
+
+    monkeypatch.setattr("fer.classifier.EmotionClassifier", no_recompute)
+    assert np.array_equal(teacher.teacher_probs(images, "fer2013_cnn_small", tta="flip", cache_dir=tmp_path), first)
+    assert teacher.images_key(images) != teacher.images_key(images[::-1].copy())
+
+
+def test_live_path_degradations_keep_shape_range_and_change_the_face():
+    import torch
+
+    from fer.data import augment
+
+    x = torch.rand(6, 1, 48, 48)
+    for step in augment.STEPS:
+        y = step(x, torch.Generator().manual_seed(0))
+        assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1, step.__name__
+        assert not torch.allclose(y, x), step.__name__
+    best = augment.jpeg(x, torch.Generator().manual_seed(0), quality=(100, 100))
+    assert (best - x).abs().max() < 0.01  # quality 100 is nearly lossless: the DCT round trip is exact
+    assert torch.equal(augment.degrade(x, 0.0, torch.Generator()), x)
+    s = augment.head_turn_scale(1000, 0.3, torch.Generator().manual_seed(0), "cpu")
+    assert 0.2 < (s > 1).float().mean() < 0.4 and s.max() <= 1.2

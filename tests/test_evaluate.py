@@ -130,6 +130,8 @@ def test_uncertain_share_on_a_real_clip():
     assert 0.0 <= r.share <= 1.0 and 0.14 < r.median_confidence <= 1.0
     assert uncertain_share(pipeline, frames, 0.0).uncertain == 0
     assert uncertain_share(pipeline, frames, 1.01).share == 1.0
+    assert uncertain_share(pipeline, frames, 1.01).negative == 0  # every face uncertain: none shown negative
+    assert 0.0 <= r.negative_share <= 1.0 and r.to_dict()["negative_share"] == r.negative_share
     assert r.to_dict()["share"] == r.share
 
 
@@ -147,11 +149,49 @@ def test_compare_puts_wild_photos_beside_the_test_split(tmp_path, astronaut):
         Image.fromarray(img).save(tmp_path / "wild" / cls / "a.jpg")
     out = tmp_path / "compare.json"
     assert main(["compare", "--models", "fer2013_cnn_small", "--tta", "none", "--baseline", "",
-                 "--wild", str(tmp_path / "wild"), "--json", str(out),
-                 "--markdown", str(tmp_path / "t.md")]) == 0
+                 "--wild", str(tmp_path / "wild"), "--json", str(out), "--max-frames", "12", "--select",
+                 "--default", "fer2013_cnn_small", "--markdown", str(tmp_path / "t.md")]) == 0
     rep = json.loads(out.read_text())
+    (yard,) = rep["yardstick"]  # the same model on every domain, one view
+    assert yard["fer2013"]["accuracy"] == pytest.approx(rep["rows"][0]["test"]["accuracy"])
+    assert yard["wild"]["n"] == 2 and yard["wild"]["no_face"] == 1
+    if FERPLUS.is_dir():
+        assert yard["ferplus"]["n"] > 3000  # FER+ PrivateTest faces of the seven classes
+    if CLIPS.is_dir():
+        assert yard["clips"]["face_frames"] > 0 and 0 <= yard["clips"]["negative_share"] <= 1
+    assert rep["selection"]["winner"] == "fer2013_cnn_small"
+    assert "| model | FER-2013 PrivateTest | FER+ PrivateTest |" in (tmp_path / "t.md").read_text()
     (row,) = rep["rows"]
     assert row["test"]["n"] == 3589 and row["test_split"] == "FER-2013 PrivateTest"
     assert row["wild"]["n"] == 2 and row["wild"]["no_face"] == 1 and row["wild"]["accuracy"] <= 0.5
     assert rep["wild_no_face"] == ["sad/a.jpg"]
     assert "| fer2013_cnn_small | FER-2013 PrivateTest |" in (tmp_path / "t.md").read_text()
+
+
+def test_selection_rule_takes_the_best_mean_f1_that_loses_no_domain_by_more_than_a_point():
+    from fer.commands.compare import select_default
+
+    def row(name, accs, f1s):
+        return {"model": name, **{d: {"accuracy": a, "macro_f1": f} for d, a, f in
+                                  zip(("fer2013", "ferplus", "wild"), accs, f1s)}}
+
+    rows = [row("today", (0.689, 0.70, 0.443), (0.66, 0.55, 0.35)),
+            row("natural", (0.617, 0.83, 0.565), (0.55, 0.69, 0.48)),  # best mean F1, but 7 points off on FER-2013
+            row("new", (0.683, 0.82, 0.60), (0.66, 0.66, 0.50))]  # 0.6 of a point off: allowed
+    sel = select_default(rows, "today")
+    assert sel["winner"] == "new" and "natural" not in sel["eligible"] and "today" in sel["eligible"]
+    assert sel["scores"]["new"] > sel["scores"]["today"]
+    with pytest.raises(ValueError, match="not among"):
+        select_default(rows, "missing")
+
+
+def test_seven_class_view_leaves_contempt_out():
+    from fer.commands.compare import seven_class_view
+    from fer.labels import FER2013_LABELS, FERPLUS_LABELS
+
+    p = np.zeros((1, 8), np.float32)
+    p[0, FERPLUS_LABELS.index("contempt")] = 0.6
+    p[0, FERPLUS_LABELS.index("happy")] = 0.3
+    p[0, FERPLUS_LABELS.index("neutral")] = 0.1
+    v = seven_class_view(p, FERPLUS_LABELS)
+    assert v.shape == (1, 7) and v[0, FER2013_LABELS.index("happy")] == pytest.approx(0.75)

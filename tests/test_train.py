@@ -123,3 +123,155 @@ def test_publish_ships_a_run_as_weights_graph_and_card(tmp_path):
     assert clf.backend == "onnx"
     acc = float((clf.predict_proba(test.images).argmax(1) == test.labels).mean())
     assert card.metric("PrivateTest").accuracy == pytest.approx(acc, abs=1e-4) and card.metric("PrivateTest").n == 24
+
+
+# --- the joint recipe: a FER-2013 head and a FER+ head, distillation, live-path degradations ---
+
+def _joint_toy(n=192, seed=0):
+    """The toy task with both targets: FER-2013 labels (angry/happy) and FER+ votes that agree."""
+    from dataclasses import replace
+
+    from fer.data.targets import JOINT_LABELS, joint_targets, validation_targets
+
+    data = _toy(n, seed)
+    votes = np.zeros((n, 8), np.float32)
+    votes[np.arange(n), data.labels] = 1.0
+    votes[::7] = 0.0  # faces without FER+ votes take the teacher's distribution
+    t7 = np.eye(7, dtype=np.float32)[data.labels]
+    t8 = np.eye(8, dtype=np.float32)[data.labels]
+    train_set = replace(data, soft=joint_targets(data.labels, votes, t7, t8, distill=0.5), label_names=JOINT_LABELS)
+    val_set = replace(data, soft=validation_targets(data.labels, votes), label_names=JOINT_LABELS)
+    return train_set, val_set
+
+
+def test_joint_training_scores_each_head_and_resumes(tmp_path):
+    from fer.data.targets import head_sizes
+
+    cfg = TrainConfig(model="cnn_small", epochs=3, batch_size=32, lr=1e-2, weight_decay=0.0, erase_p=0.0,
+                      rotate_deg=0, scale=0, shift=0, ema_decay=0.5, device="cpu", soft_targets=True,
+                      heads=head_sizes(), distill=0.5, degrade=0.2)
+    train_set, val_set = _joint_toy()
+    train(cfg, train_set, val_set, tmp_path, progress=False, stop_after=1)
+    done = train(cfg, train_set, val_set, tmp_path, resume=True, progress=False)
+    assert [h["epoch"] for h in done["history"]] == [1, 2, 3]
+    assert all(len(h["val_acc_heads"]) == 2 for h in done["history"])
+    assert done["best"]["val_acc"] > 0.8 and min(done["best"]["val_acc_heads"]) > 0.8
+    card = ModelCard.read(tmp_path / "best.json")
+    assert card.name == "joint_cnn_small" and len(card.labels) == 15
+    assert card.training["recipe"]["heads"] == [7, 8]
+
+
+def test_joint_loss_is_one_cross_entropy_per_head():
+    from fer.data.targets import head_sizes
+
+    cfg = TrainConfig(heads=head_sizes())
+    logits = torch.randn(5, 15)
+    target = torch.cat([torch.softmax(torch.randn(5, 7), 1), torch.softmax(torch.randn(5, 8), 1)], 1)
+    expected = (torch.nn.functional.cross_entropy(logits[:, :7], target[:, :7])
+                + torch.nn.functional.cross_entropy(logits[:, 7:], target[:, 7:]))
+    assert torch.allclose(loss_fn(logits, target, cfg, None), expected)
+    target[:, 7:] = 0  # no FER+ votes and no teacher: that head adds nothing
+    assert torch.allclose(loss_fn(logits, target, cfg, None),
+                          torch.nn.functional.cross_entropy(logits[:, :7], target[:, :7]))
+
+
+def test_validation_accuracy_skips_faces_a_head_has_no_labels_for():
+    from fer.train import validation_accuracy
+
+    soft = np.zeros((3, 15), np.float32)
+    soft[[0, 1, 2], [3, 3, 0]] = 1  # FER-2013 labels happy, happy, angry
+    soft[0, 7 + 3] = soft[1, 7 + 6] = 1  # FER+ votes: happy, neutral; face 2 has none
+    logits = np.zeros((3, 15), np.float32)
+    logits[:, 3] = logits[:, 7 + 3] = 5  # always happy
+    faces = FaceArrays(np.zeros((3, 48, 48), np.uint8), np.array([3, 3, 0]), FER2013_LABELS, soft=soft)
+    assert validation_accuracy(logits, faces, (7, 8)) == [pytest.approx(2 / 3), 0.5]
+
+
+def test_augment_with_degradations_keeps_shape_range_and_is_seeded():
+    x = torch.rand(16, 1, 48, 48)
+    cfg = TrainConfig(degrade=0.5)
+    a = augment(x, cfg, torch.Generator().manual_seed(0))
+    b = augment(x, cfg, torch.Generator().manual_seed(0))
+    assert a.shape == x.shape and torch.equal(a, b) and a.min() >= 0 and a.max() <= 1
+
+
+def test_one_head_models_from_a_joint_head():
+    from fer.models import create_model
+    from fer.models.heads import blend_fer2013, blend_logits, take_head
+
+    joint = create_model("resnet_s", 15).eval()
+    x = torch.randn(2, 1, 48, 48)
+    with torch.no_grad():
+        z = joint(x)
+        for index, n, cols in ((0, 7, slice(0, 7)), (1, 8, slice(7, 15))):
+            one = create_model("resnet_s", n).eval()
+            one.load_state_dict(take_head(joint.state_dict(), (7, 8), index))
+            assert torch.allclose(one(x), z[:, cols], atol=1e-5)
+        mixed = create_model("resnet_s", 7).eval()
+        mixed.load_state_dict(blend_fer2013(joint.state_dict(), (7, 8), 0.25))
+        assert torch.allclose(mixed(x), blend_logits(z, (7, 8), 0.25), atol=1e-5)
+        assert torch.allclose(blend_logits(z, (7, 8), 0.25), 0.25 * z[:, :7] + 0.75 * z[:, 7:14], atol=1e-6)
+    with pytest.raises(ValueError):
+        blend_fer2013(joint.state_dict(), (7, 8), 1.5)
+
+
+def test_joint_heads_start_as_the_shipped_ferplus_classifier():
+    from fer.models import create_model
+    from fer.models.state import load_model
+    from fer.train import init_heads_from
+
+    joint = create_model("resnet_m", 15)
+    init_from(joint, "ferplus_resnet_m")
+    init_heads_from(joint, "ferplus_resnet_m", (7, 8))
+    shipped = load_model("resnet_m", 8, "weights/ferplus_resnet_m.safetensors")
+    x = torch.randn(2, 1, 48, 48)
+    with torch.no_grad():
+        z, ref = joint.eval()(x), shipped(x)
+    assert torch.allclose(z[:, 7:], ref, atol=1e-4) and torch.allclose(z[:, :7], ref[:, :7], atol=1e-4)
+
+
+def test_publish_makes_a_one_head_model_of_a_joint_run(tmp_path):
+    """A joint run ships as an ordinary 7-class model (a blend of its heads) with graph and card."""
+    from fer.classifier import EmotionClassifier
+    from fer.cli import main
+    from fer.data.targets import head_sizes
+    from fer.models.heads import blend_logits
+    from fer.models.state import load_model
+
+    cfg = TrainConfig(model="cnn_small", epochs=1, batch_size=32, device="cpu", erase_p=0.0, soft_targets=True,
+                      heads=head_sizes())
+    train_set, val_set = _joint_toy(64)
+    train(cfg, train_set, val_set, tmp_path / "run", progress=False)
+    test = _toy(24, seed=1)
+    rows = [f"{y},{' '.join(map(str, img.ravel()))},{split}" for split in ("PublicTest", "PrivateTest")
+            for img, y in zip(test.images, test.labels)]
+    (tmp_path / "fer2013.csv").write_text("emotion,pixels,Usage\n" + "\n".join(rows) + "\n")
+    (tmp_path / "weights").mkdir()
+    common = ["--data", str(tmp_path / "fer2013.csv"), "--dest", str(tmp_path / "weights")]
+    assert main(["publish", str(tmp_path / "run"), "--name", "toy", *common]) == 2  # a joint run needs --head
+    assert main(["publish", str(tmp_path / "run"), "--name", "toy", "--head", "blend:0.5", *common]) == 0
+    card = ModelCard.read(tmp_path / "weights" / "toy.json")
+    assert card.labels == FER2013_LABELS and card.training["head"] == "blend:0.5" and card.onnx is not None
+    joint = load_model("cnn_small", 15, tmp_path / "run" / "best.safetensors")
+    x = (torch.from_numpy(test.images).float()[:, None] / 255 - 0.5) / 0.25
+    with torch.no_grad():
+        expected = torch.softmax(blend_logits(joint(x), (7, 8), 0.5), 1).numpy()
+    got = EmotionClassifier(tmp_path / "weights" / "toy.safetensors").predict_proba(test.images)
+    assert np.abs(got - expected).max() < 2e-3  # fp16 weights on disk
+
+
+def test_resume_can_resize_the_run_to_the_time_left(tmp_path):
+    """A run started for 4 epochs, stopped after 1, resumed for 2 in all: the schedule is the
+    2-epoch one advanced by an epoch (its LR ends where a 2-epoch run's ends), and the card says so."""
+    cfg = TrainConfig(model="cnn_small", epochs=4, batch_size=32, lr=1e-2, erase_p=0.0, device="cpu")
+    data = _toy(64)
+    train(cfg, data, data, tmp_path / "a", progress=False, stop_after=1)
+    short = TrainConfig(**{**cfg.__dict__, "epochs": 2})
+    done = train(short, data, data, tmp_path / "a", resume=True, progress=False)
+    fresh = train(short, data, data, tmp_path / "b", progress=False)
+    assert [h["epoch"] for h in done["history"]] == [1, 2]
+    assert done["resized"] == [{"after_epoch": 1, "epochs_from": 4, "epochs_to": 2}]
+    assert done["history"][-1]["lr"] == pytest.approx(fresh["history"][-1]["lr"], rel=1e-6)
+    assert ModelCard.read(tmp_path / "a" / "best.json").training.get("resized") in (None, done["resized"])
+    with pytest.raises(ValueError, match="more than"):
+        train(TrainConfig(**{**cfg.__dict__, "epochs": 1}), data, data, tmp_path / "b", resume=True, progress=False)

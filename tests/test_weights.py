@@ -112,3 +112,27 @@ def test_self_contained_export_runs_anywhere(tmp_path):
     (got,) = ort.InferenceSession(str(tmp_path / "g.onnx"), providers=["CPUExecutionProvider"]).run(None, {"x": x})
     with torch.no_grad():
         assert np.abs(got - model(torch.from_numpy(x)).numpy()).max() <= 1e-4
+
+
+@pytest.mark.data
+def test_int8_graph_agrees_with_the_float_model(tmp_path):
+    """Static int8 quantisation (ONNX Runtime) of the shipped default: top-1 agreement >= 99% with
+    the float model and accuracy within 0.3 points, on FER-2013 PublicTest."""
+    from fer.data.locations import dataset_dir
+
+    data = dataset_dir("fer2013")
+    if not (data / "test").is_dir():
+        pytest.skip(f"FER-2013 not found at {data} (see README: Data)")
+    from fer.evaluate import load_eval_data
+    from fer.labels import FER2013_LABELS
+    from fer.models.quantize import parity, quantize_int8
+    from fer.models.state import load_model
+
+    model = load_model("resnet_m", 7, weights_path("fer2013_resnet_m"))
+    train = load_eval_data(data, "Training", FER2013_LABELS)[0]
+    calib = train.images[np.random.default_rng(0).choice(len(train), 512, replace=False)]
+    graph = quantize_int8(model, calib, tmp_path / "int8.onnx")
+    assert graph.stat().st_size < weights_path("fer2013_resnet_m").stat().st_size  # int8 < fp16
+    val = load_eval_data(data, "PublicTest", FER2013_LABELS)[0]
+    p = parity(model, graph, val.images, val.labels)
+    assert p.n == 3589 and p.top1_agreement >= 0.99 and abs(p.accuracy_drop) <= 0.003

@@ -6,6 +6,13 @@ how well a model learnt its data set; the in-the-wild photos (shared/data/wild, 
 noisily labelled, run through MTCNN like a user's photo) say how far that carries to other
 faces. A wild photo without a found face counts as wrong. Faces are detected once and shared by
 every model.
+
+The yardstick (one view, every model in the seven FER-2013 classes: an 8-class model's contempt
+is left out, and so are FER+ faces labelled contempt): FER-2013 PrivateTest, FER+ PrivateTest, the wild photos through the whole
+pipeline, and on the real clips (no labels: figures to watch, not to tune against) the share of
+face-frames the live pipeline shows as a negative emotion and as 'uncertain'. The selection rule
+for the default model (`--select`): the highest mean macro-F1 over the three labelled domains,
+among the models whose accuracy is on no domain more than one point below today's default's.
 """
 
 from __future__ import annotations
@@ -31,6 +38,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", nargs="*", help="names in weights/ (default: all shipped models)")
     p.add_argument("--tta", nargs="*", default=None, help="TTA policies to list (default: all)")
     p.add_argument("--baseline", default="weights/baseline_hog_svm.npz")
+    p.add_argument("--clips", default=str(DEFAULT_DATA / "clips"),
+                   help="real clips (*.mp4) for the negative and 'uncertain' shares of the live pipeline ('' to leave out)")
+    p.add_argument("--max-frames", type=int, default=None, help="frames per clip (default: all)")
+    p.add_argument("--default", default=None, help="today's default model, for --select (default: the shipped default)")
+    p.add_argument("--select", action="store_true", help="apply the selection rule and name the winner")
     p.add_argument("--json", help="write the table as JSON")
     p.add_argument("--markdown", help="write the table as Markdown")
 
@@ -68,6 +80,86 @@ def _markdown(rows: list[dict]) -> str:
                  num(t["recall_disgust"], ".2f"), num(t["recall_fear"], ".2f"), num(t["ece"], ".3f"),
                  pct(w.get("accuracy")), num(w.get("macro_f1"), ".3f"), f"{r['ms_per_face']:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+SELECT_MAX_DROP = 0.01  # a candidate may be at most one point below the default on any domain
+DOMAINS = ("fer2013", "ferplus", "wild")
+
+
+def seven_class_view(probs, labels: tuple[str, ...]):
+    """Probabilities over the seven FER-2013 classes (an 8-class model's contempt left out, the rest
+    renormalised), for data labelled in those seven."""
+    import numpy as np
+
+    from fer.labels import FER2013_LABELS
+
+    idx = [labels.index(k) for k in FER2013_LABELS]
+    p = np.asarray(probs)[:, idx]
+    return p / np.maximum(p.sum(1, keepdims=True), 1e-12)
+
+
+def domain_report(clf, faces, seven: bool):
+    """One view; `seven`: score in the FER-2013 classes (data without contempt)."""
+    import numpy as np
+
+    from fer.evaluate import predictions_report, to_model_labels
+    from fer.labels import FER2013_LABELS
+
+    labels = FER2013_LABELS if seven else clf.labels
+    faces = to_model_labels(faces, labels)
+    probs = clf.predict_proba(faces.images, tta="none") if len(faces) else np.zeros((0, len(clf.labels)), np.float32)
+    if seven:
+        probs = seven_class_view(probs, clf.labels)
+    return predictions_report(faces, labels, probs.argmax(1), probs)
+
+
+def clip_shares(name: str, clips: list[Path], max_frames: int | None) -> dict:
+    """Negative and 'uncertain' shares of face-frames over the clips, as the live pipeline shows them."""
+    from fer.evaluate import uncertain_share
+    from fer.pipeline import EmotionPipeline, PipelineConfig
+    from fer.recognizer import EmotionRecognizer
+    from fer.video import iter_frames
+
+    pipeline = EmotionPipeline(EmotionRecognizer(name), PipelineConfig())
+    per = [uncertain_share(pipeline, iter_frames(c, max_frames=max_frames), clip=c.name).to_dict() for c in clips]
+    n = sum(r["face_frames"] for r in per)
+    return {"face_frames": n, "negative_share": sum(r["negative"] for r in per) / n if n else None,
+            "uncertain_share": sum(r["uncertain"] for r in per) / n if n else None, "clips": per}
+
+
+def select_default(rows: list[dict], default: str) -> dict:
+    """The selection rule over yardstick rows: returns {"winner", "reason", "scores"}."""
+    base = next((r for r in rows if r["model"] == default), None)
+    if base is None:
+        raise ValueError(f"the default {default!r} is not among the compared models")
+    scores, eligible = {}, []
+    for r in rows:
+        f1 = [r[d]["macro_f1"] for d in DOMAINS if r.get(d)]
+        scores[r["model"]] = sum(f1) / len(f1) if f1 else None
+        drops = [base[d]["accuracy"] - r[d]["accuracy"] for d in DOMAINS if r.get(d) and base.get(d)]
+        if f1 and all(x <= SELECT_MAX_DROP + 1e-9 for x in drops):
+            eligible.append(r["model"])
+    winner = max(eligible, key=lambda m: scores[m])
+    return {"winner": winner, "scores": scores, "eligible": eligible,
+            "rule": "highest mean macro-F1 over FER-2013 PrivateTest, FER+ PrivateTest and the wild photos, "
+                    f"no domain's accuracy more than {SELECT_MAX_DROP:.0%} below {default}'s"}
+
+
+def _yardstick_markdown(rows: list[dict]) -> str:
+    def cell(d):
+        return "-" if not d else f"{d['accuracy']:.1%} / {d['macro_f1']:.3f}"
+
+    def share(v):
+        return "-" if v is None else f"{v:.1%}"
+
+    header = ("| model | FER-2013 PrivateTest | FER+ PrivateTest | wild photos (whole pipeline) | "
+              "clips: negative | clips: uncertain |")
+    lines = [header, "|" + "---|" * 6]
+    for r in rows:
+        c = r.get("clips") or {}
+        lines.append(f"| {r['model']} | {cell(r.get('fer2013'))} | {cell(r.get('ferplus'))} | {cell(r.get('wild'))} | "
+                     f"{share(c.get('negative_share'))} | {share(c.get('uncertain_share'))} |")
     return "\n".join(lines)
 
 
@@ -113,6 +205,34 @@ def run(args) -> int:
             print(json.dumps({"model": row["model"], "ms_per_face": row["ms_per_face"],
                               "test_accuracy": round(test.accuracy, 4), "wild_accuracy": wild_acc}),
                   flush=True)
+    yard = []  # the yardstick: every model, one view, every domain
+    ferplus_ok = Path(args.ferplus).is_dir()
+    clips = sorted(Path(args.clips).glob("*.mp4")) if args.clips and Path(args.clips).is_dir() else []
+    for name in names:
+        clf = EmotionClassifier(name)
+        row = {"model": name}
+        for domain, root in (("fer2013", args.data), ("ferplus", args.ferplus if ferplus_ok else None)):
+            if root is None:
+                continue
+            key = ("yard", domain)
+            if key not in cache:
+                from fer.labels import FERPLUS_LABELS
+
+                cache[key] = load_eval_data(root, args.split, FERPLUS_LABELS if domain == "ferplus" else FER2013_LABELS)[0]
+            row[domain] = _summary(domain_report(clf, cache[key], seven=True))
+        if wild is not None:
+            row["wild"] = _summary(domain_report(clf, wild, True))
+        if clips:
+            row["clips"] = clip_shares(name, clips, args.max_frames)
+        yard.append(row)
+        print(json.dumps({"yardstick": name, **{d: round(row[d]["accuracy"], 4) for d in DOMAINS if d in row},
+                          **({"negative_share": row["clips"]["negative_share"],
+                              "uncertain_share": row["clips"]["uncertain_share"]} if clips else {})}), flush=True)
+    selection = None
+    if args.select:
+        from fer.weights import DEFAULT_WEIGHTS
+
+        selection = select_default(yard, args.default or DEFAULT_WEIGHTS)
     if Path(args.baseline).is_file():
         from fer.baseline import HogSvm
 
@@ -133,12 +253,17 @@ def run(args) -> int:
         wild_note = (f"\nwild: {args.wild} through MTCNN, {len(wild) + len(wild.no_face)} photos, "
                      f"{len(wild.no_face)} without a found face (counted as wrong)")
     print(f"\n{args.split} split of each model's test set\n{table}{wild_note}")
+    yard_table = _yardstick_markdown(yard)
+    print(f"\nyardstick (one view; accuracy / macro-F1)\n{yard_table}")
+    if selection:
+        print(f"selection rule: {selection['rule']}\n-> {selection['winner']}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(
             {"split": args.split, "data": test_data, "wild": args.wild or None,
              "wild_photos": None if wild is None else len(wild) + len(wild.no_face),
-             "wild_no_face": None if wild is None else wild.no_face_names, "rows": rows}, indent=1))
+             "wild_no_face": None if wild is None else wild.no_face_names, "rows": rows,
+             "yardstick": yard, "selection": selection}, indent=1))
     if args.markdown:
-        Path(args.markdown).write_text(table + "\n")
+        Path(args.markdown).write_text(table + "\n\n" + yard_table + "\n")
     return 0

@@ -22,6 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="name in weights/ (default: the name in the run's card)")
     p.add_argument("--data", help="evaluation data (default: ../shared/data/fer2013 or ferplus)")
     p.add_argument("--dest", default=str(Path(__file__).resolve().parents[2] / "weights"))
+    p.add_argument("--head", default=None,
+                   help="a joint run (--task joint): which model to make of its two heads: 'fer2013', 'ferplus' "
+                        "(8 classes) or 'blend:W' (7 classes: W x the FER-2013 head + (1 - W) x the FER+ head)")
     p.add_argument("--onnx-only", action="store_true",
                    help="only (re)write the ONNX graph and the card's onnx section of shipped weights")
 
@@ -68,6 +71,34 @@ def evaluate_card(weights: Path, data: str | None):
     return clf.card.with_metrics(metrics, data=f"{task} ({detail})")
 
 
+def one_head(src: Path, card, head: str, dest: Path):
+    """Write a one-head model made of a joint run's best weights to `dest`; returns its card."""
+    from dataclasses import replace
+
+    from fer.labels import FER2013_LABELS, FERPLUS_LABELS
+    from fer.models import create_model
+    from fer.models.heads import blend_fer2013, take_head
+    from fer.models.state import load_state, save_weights
+
+    heads = tuple(card.training["recipe"]["heads"])
+    state = load_state(src / "best.safetensors")
+    if head == "fer2013":
+        state, labels = take_head(state, heads, 0), FER2013_LABELS
+    elif head == "ferplus":
+        state, labels = take_head(state, heads, 1), FERPLUS_LABELS
+    elif head.startswith("blend:"):
+        state, labels = blend_fer2013(state, heads, float(head.split(":", 1)[1])), FER2013_LABELS
+    else:
+        raise ValueError(f"--head must be fer2013, ferplus or blend:W, not {head!r}")
+    model = create_model(card.architecture, len(labels))
+    model.load_state_dict(state)
+    save_weights(model, dest)
+    task = "ferplus" if head == "ferplus" else "fer2013"
+    training = {**card.training, "head": head}
+    data = {**card.data, "test": f"{task} PrivateTest (reported once)"}
+    return replace(card, labels=tuple(labels), training=training, data=data)
+
+
 def run(args) -> int:
     import shutil
 
@@ -88,7 +119,13 @@ def run(args) -> int:
     card = ModelCard.read(src / "best.json")
     card = card.renamed(args.name or card.name)
     dest = Path(args.dest) / f"{card.name}.safetensors"
-    shutil.copyfile(src / "best.safetensors", dest)
+    joint = bool(card.training.get("recipe", {}).get("heads"))
+    if joint != bool(args.head):
+        raise ValueError(f"{src} is a joint run: choose --head" if joint else "--head is for joint runs only")
+    if joint:
+        card = one_head(src, card, args.head, dest)
+    else:
+        shutil.copyfile(src / "best.safetensors", dest)
     card.write(card_path(dest))
     write_onnx(dest)
     evaluate_card(dest, args.data).write(card_path(dest))

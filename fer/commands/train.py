@@ -8,13 +8,40 @@ from pathlib import Path
 
 from fer.commands import DEFAULT_DATA
 
-HELP = "train a classifier (FER-2013 or FER+)"
+HELP = "train a classifier (FER-2013, FER+, or both heads jointly with distillation)"
+
+JOINT_PACK = Path.home() / ".cache" / "fer-runs" / "fer_pack.npz"
+TEACHERS = ("fer2013_resnet_m", "ferplus_resnet_m")
+
+
+def _joint_data(args):
+    """FER-2013 faces with both targets (fer.data.targets): FER-2013 labels and FER+ votes matched
+    by pixels (a pack, built once into the cache when none is given), plus the teachers' outputs."""
+    from dataclasses import replace
+
+    from fer.data.pack import build_pack, load_pack
+    from fer.data.targets import JOINT_LABELS, joint_targets, teacher_ensemble, validation_targets
+    from fer.data.teacher import teacher_probs
+
+    pack = Path(args.pack) if args.pack else JOINT_PACK
+    if not pack.is_file():
+        pack.parent.mkdir(parents=True, exist_ok=True)
+        print(f"building {pack} (FER-2013 + matched FER+ votes)", flush=True)
+        build_pack(Path(args.data), Path(args.ferplus), pack, ("Training", "PublicTest"))
+    train_set, val_set = load_pack(pack, "Training", "joint"), load_pack(pack, "PublicTest", "joint")
+    p7, p8 = (teacher_probs(train_set.images, name, tta=args.teacher_tta) for name in args.teachers)
+    soft = joint_targets(train_set.labels, train_set.soft, teacher_ensemble(p7, p8), p8, args.distill,
+                         args.label_smoothing)
+    return (replace(train_set, soft=soft, label_names=JOINT_LABELS),
+            replace(val_set, soft=validation_targets(val_set.labels, val_set.soft), label_names=JOINT_LABELS))
 
 
 def _load_training_data(args):
     """Train/validation arrays from a pack, the FER-2013 folders, FER+ folders or fer2013.csv."""
     from fer.data import load_fer2013_csv, load_fer2013_folder, load_ferplus
 
+    if args.task == "joint":
+        return _joint_data(args)
     if args.pack:
         from fer.data.pack import load_pack
 
@@ -32,26 +59,37 @@ def run(args) -> int:
 
     from fer.train import TrainConfig, measure_epoch_seconds, train
 
+    joint = args.task == "joint"
+    if joint and args.imbalance != "none":
+        raise ValueError("--task joint trains on soft targets: --imbalance is not supported")
+    if not joint and args.distill:
+        raise ValueError("--distill needs --task joint")
+    from fer.data.targets import head_sizes
+
     cfg = TrainConfig(
         model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         weight_decay=args.weight_decay, optimizer=args.optimizer, schedule=args.schedule,
         label_smoothing=args.label_smoothing, imbalance=args.imbalance,
-        imbalance_power=args.imbalance_power, soft_targets=args.task == "ferplus",
-        seed=args.seed, device=args.device, init=args.init,
+        imbalance_power=args.imbalance_power, soft_targets=args.task in ("ferplus", "joint"),
+        seed=args.seed, device=args.device, init=args.init, degrade=args.degrade,
+        heads=head_sizes() if joint else None, distill=args.distill if joint else 0.0,
+        teachers=tuple(args.teachers) if joint and args.distill else (),
     )
+    if not args.quiet:  # the per-epoch lines are fer.train's log; show them unless asked not to
+        import logging
+
+        for name in ("fer.train", "fer.data.teacher"):
+            logging.getLogger(name).setLevel(logging.INFO)
     t0 = time.time()
     train_set, val_set = _load_training_data(args)
+    counts = {k: v for k, v in train_set.class_counts().items() if not (joint and k.startswith("ferplus:"))}
     print(f"loaded {len(train_set)} training and {len(val_set)} validation faces "
-          f"in {time.time() - t0:.1f}s: {train_set.class_counts()}", flush=True)
+          f"in {time.time() - t0:.1f}s: {counts}", flush=True)
     if args.time_budget and not args.resume:
         per_epoch = measure_epoch_seconds(cfg, train_set, len(val_set))
         fit = int(max(1, (args.time_budget - (time.time() - t0)) * 0.92 // per_epoch))
         print(f"~{per_epoch:.1f}s per epoch: {min(fit, cfg.epochs)} epochs fit the budget", flush=True)
         cfg.epochs = min(fit, cfg.epochs)
-    if not args.quiet:  # the per-epoch lines are fer.train's log; show them unless asked not to
-        import logging
-
-        logging.getLogger("fer.train").setLevel(logging.INFO)
     result = train(cfg, train_set, val_set, args.out, resume=args.resume, progress=not args.quiet,
                    stop_after=args.stop_after)
     print(json.dumps(result["best"]))
@@ -64,7 +102,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=str(DEFAULT_DATA / "fer2013"),
                    help="FER-2013 folder layout, fer2013.csv, or the FER+ root with --task ferplus")
     p.add_argument("--pack", help="a pack made by fer.data.pack (instead of --data)")
-    p.add_argument("--task", choices=["fer2013", "ferplus"], default="fer2013")
+    p.add_argument("--task", choices=["fer2013", "ferplus", "joint"], default="fer2013",
+                   help="joint: FER-2013 faces with a FER-2013 head and a FER+ head (7 + 8 outputs; "
+                        "`publish --head` makes a 7- or 8-class model of it)")
+    p.add_argument("--ferplus", default=str(DEFAULT_DATA / "ferplus"), help="FER+ root (--task joint)")
+    p.add_argument("--distill", type=float, default=0.0,
+                   help="--task joint: the teachers' share of each target (0: labels and votes only)")
+    p.add_argument("--teachers", nargs=2, default=list(TEACHERS), metavar=("FER2013", "FERPLUS"),
+                   help="--task joint: the 7-class and the 8-class teacher (names in weights/ or paths)")
+    p.add_argument("--teacher-tta", default="flip", help="test-time augmentation of the teachers (computed once, cached)")
+    p.add_argument("--degrade", type=float, default=0.0,
+                   help="probability of each live-path degradation per face (head turn, occluder, motion "
+                        "blur, low resolution, low light, JPEG; fer.data.augment)")
     d = TrainConfig()  # the defaults are the shipped model's recipe
     p.add_argument("--model", default=d.model)
     p.add_argument("--epochs", type=int, default=d.epochs)

@@ -18,8 +18,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from fer.data.datasets import (FERPLUS_SPLIT_FOLDERS, SPLITS, FaceArrays, _read_grey, _split_of,
-                               ferplus_targets, read_ferplus_votes)
+from fer.data.datasets import (
+    FERPLUS_SPLIT_FOLDERS,
+    SPLITS,
+    FaceArrays,
+    _read_grey,
+    _split_of,
+    ferplus_targets,
+    read_ferplus_votes,
+)
 from fer.labels import FER2013_LABELS, FERPLUS_LABELS, canonical_label
 
 
@@ -82,7 +89,8 @@ def build_pack(fer2013_root: str | Path, ferplus_root: str | Path | None, out: s
 
 
 def load_pack(path: str | Path, split: str, task: str = "fer2013") -> FaceArrays:
-    """Decode one split of a pack, for 'fer2013' (hard labels) or 'ferplus' (vote targets)."""
+    """Decode one split of a pack, for 'fer2013' (hard labels), 'ferplus' (vote targets) or 'joint'
+    (every FER-2013 face with its FER-2013 label and its FER+ votes, see `_joint`)."""
     z = np.load(path)
     sel = np.flatnonzero(z["split"] == SPLITS.index(split))
     if len(sel) == 0:
@@ -95,6 +103,8 @@ def load_pack(path: str | Path, split: str, task: str = "fer2013") -> FaceArrays
 
     if task == "fer2013":
         return FaceArrays(np.stack([decode(i) for i in sel]), z["labels"][sel], FER2013_LABELS)
+    if task == "joint":
+        return _joint(np.stack([decode(i) for i in sel]), z["labels"][sel], z["ferplus_votes"][sel])
     votes = z["ferplus_votes"][sel]
     has = ~np.isnan(votes).any(1)
     keep, soft = ferplus_targets(np.nan_to_num(votes))
@@ -102,6 +112,16 @@ def load_pack(path: str | Path, split: str, task: str = "fer2013") -> FaceArrays
     sel, soft = sel[keep], soft[keep]
     return FaceArrays(np.stack([decode(i) for i in sel]), soft.argmax(1).astype(np.int64), FERPLUS_LABELS,
                       soft=soft)
+
+
+def _joint(images: np.ndarray, labels: np.ndarray, votes: np.ndarray) -> FaceArrays:
+    """Every FER-2013 face with its FER-2013 label and, in `soft`, its FER+ vote distribution
+    (a zero row where FER+ has none: no matched file, or a top vote of unknown / not a face)."""
+    has = ~np.isnan(votes).any(1)
+    keep, soft = ferplus_targets(np.nan_to_num(votes))
+    soft[~(keep & has)] = 0.0
+    return FaceArrays(images, labels, FER2013_LABELS, soft=soft,
+                      skipped={"no_ferplus_votes": int((~(keep & has)).sum())})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,96 @@
+"""Choose how a joint run's two heads are mixed into the shipped 7-class model.
+
+A joint run (`python -m fer train --task joint`) ends in a FER-2013 head and a FER+ head on one
+backbone; `python -m fer publish RUN --head blend:W` ships W x FER-2013 head + (1 - W) x FER+
+head as one ordinary 7-class layer. This script scores every W on a grid, on the selection data
+only: FER-2013 PublicTest (FER-2013 labels), FER+ PublicTest (the FER+ head's seven shared
+classes, majority vote) and the in-the-wild dev photos through MTCNN and `fer.align` (a photo
+without a found face counts as wrong; the crops are detected once and cached). Test splits are
+left for `python -m fer evaluate` after the choice.
+
+    .venv/bin/python scripts/joint_heads.py ~/.cache/fer-runs/joint_m [--grid 0 0.25 0.5 0.75 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+CACHE = Path.home() / ".cache" / "fer-runs"
+
+
+def wild_crops(wild: Path, cache: Path = CACHE / "wild_dev_crops.npz"):
+    """The wild dev photos as aligned 48x48 crops (MTCNN's most confident face), cached."""
+    from fer.data import FaceArrays
+    from fer.labels import FER2013_LABELS
+
+    if cache.is_file():
+        z = np.load(cache)
+        return FaceArrays(z["images"], z["labels"], FER2013_LABELS, no_face=z["no_face"])
+    from fer.detection import FaceDetector
+    from fer.evaluate import detecting_reader, load_eval_data
+
+    faces, _ = load_eval_data(wild, "PrivateTest", FER2013_LABELS, detecting_reader(FaceDetector()))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, images=faces.images, labels=faces.labels, no_face=faces.no_face)
+    return faces
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    from fer.data.locations import dataset_dir
+    from fer.evaluate import load_eval_data, predictions_report
+    from fer.labels import FER2013_LABELS
+    from fer.models.heads import blend_logits
+    from fer.models.state import load_model
+    from fer.weights import ModelCard
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", help="a joint training folder (best.safetensors, best.json)")
+    ap.add_argument("--grid", type=float, nargs="+", default=[0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0])
+    ap.add_argument("--wild", default=str(dataset_dir("wild")))
+    ap.add_argument("--json", help="write the table here")
+    args = ap.parse_args(argv)
+    run = Path(args.run)
+    card = ModelCard.read(run / "best.json")
+    heads = tuple(card.training["recipe"]["heads"])
+    model = load_model(card.architecture, sum(heads), run / "best.safetensors")
+    torch.set_num_threads(torch.get_num_threads())
+
+    def logits(images: np.ndarray) -> torch.Tensor:
+        x = (torch.from_numpy(images).float()[:, None] / 255 - card.mean[0]) / card.std[0]
+        with torch.inference_mode():
+            return torch.cat([model(x[i : i + 512]) for i in range(0, len(x), 512)])
+
+    domains = {
+        "fer2013 PublicTest": load_eval_data(dataset_dir("fer2013"), "PublicTest", FER2013_LABELS)[0],
+        "ferplus PublicTest (7 classes)": load_eval_data(dataset_dir("ferplus"), "PublicTest", FER2013_LABELS)[0],
+        "wild dev (whole pipeline)": wild_crops(Path(args.wild)),
+    }
+    z = {name: logits(f.images) for name, f in domains.items()}
+    rows = []
+    for w in args.grid:
+        row = {"weight_fer2013_head": w}
+        for name, faces in domains.items():
+            r = predictions_report(faces, FER2013_LABELS, blend_logits(z[name], heads, w).argmax(1).numpy())
+            row[name] = {"accuracy": round(r.accuracy, 4), "macro_f1": round(r.macro_f1, 4), "n": r.n}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    # The rule of `fer compare --select`, on selection data: the best mean macro-F1 over the domains.
+    best = max(rows, key=lambda r: np.mean([r[d]["macro_f1"] for d in domains]))
+    print(json.dumps({"chosen_weight_fer2013_head": best["weight_fer2013_head"],
+                      "rule": "highest mean macro-F1 over " + ", ".join(domains)}))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "chosen": best}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
