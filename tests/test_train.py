@@ -109,12 +109,7 @@ def test_publish_ships_a_run_as_weights_graph_and_card(tmp_path):
     data = _toy(64)
     train(cfg, data, data, tmp_path / "run", progress=False)
     test = _toy(24, seed=1)
-    rows = [f"{y},{' '.join(map(str, img.ravel()))},{split}" for split in ("PublicTest", "PrivateTest")
-            for img, y in zip(test.images, test.labels)]
-    (tmp_path / "fer2013.csv").write_text("emotion,pixels,Usage\n" + "\n".join(rows) + "\n")
-    (tmp_path / "weights").mkdir()
-    assert main(["publish", str(tmp_path / "run"), "--name", "toy", "--data", str(tmp_path / "fer2013.csv"),
-                 "--dest", str(tmp_path / "weights")]) == 0
+    assert main(["publish", str(tmp_path / "run"), "--name", "toy", *publish_data(tmp_path, test)]) == 0
     card = ModelCard.read(tmp_path / "weights" / "toy.json")
     assert card.name == "toy" and card.onnx.file == "toy.onnx" and card.onnx.outputs == ("logits", "cam")
     assert set(card.metrics) == {f"{s}{t}" for s in ("PublicTest", "PrivateTest")
@@ -126,6 +121,16 @@ def test_publish_ships_a_run_as_weights_graph_and_card(tmp_path):
 
 
 # --- the joint recipe: a FER-2013 head and a FER+ head, distillation, live-path degradations ---
+
+def publish_data(folder, test) -> list[str]:
+    """`test` as a fer2013.csv (PublicTest and PrivateTest rows) and an empty weights folder in
+    `folder`: `publish`'s --data and --dest arguments."""
+    rows = [f"{y},{' '.join(map(str, img.ravel()))},{split}" for split in ("PublicTest", "PrivateTest")
+            for img, y in zip(test.images, test.labels)]
+    (folder / "fer2013.csv").write_text("emotion,pixels,Usage\n" + "\n".join(rows) + "\n")
+    (folder / "weights").mkdir()
+    return ["--data", str(folder / "fer2013.csv"), "--dest", str(folder / "weights")]
+
 
 def _joint_toy(n=192, seed=0):
     """The toy task with both targets: FER-2013 labels (angry/happy) and FER+ votes that agree."""
@@ -243,11 +248,7 @@ def test_publish_makes_a_one_head_model_of_a_joint_run(tmp_path):
     train_set, val_set = _joint_toy(64)
     train(cfg, train_set, val_set, tmp_path / "run", progress=False)
     test = _toy(24, seed=1)
-    rows = [f"{y},{' '.join(map(str, img.ravel()))},{split}" for split in ("PublicTest", "PrivateTest")
-            for img, y in zip(test.images, test.labels)]
-    (tmp_path / "fer2013.csv").write_text("emotion,pixels,Usage\n" + "\n".join(rows) + "\n")
-    (tmp_path / "weights").mkdir()
-    common = ["--data", str(tmp_path / "fer2013.csv"), "--dest", str(tmp_path / "weights")]
+    common = publish_data(tmp_path, test)
     assert main(["publish", str(tmp_path / "run"), "--name", "toy", *common]) == 2  # a joint run needs --head
     assert main(["publish", str(tmp_path / "run"), "--name", "toy", "--head", "blend:0.5", *common]) == 0
     card = ModelCard.read(tmp_path / "weights" / "toy.json")
