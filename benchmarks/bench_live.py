@@ -1,6 +1,6 @@
 """The live webcam as a user gets it: `bash .ci/app`, headless Chromium playing a real clip as its
-camera, START; figures over a window with the machine otherwise idle, then with one core kept
-busy by another process. Writes JSON (default benchmarks/results_live.json).
+camera, START; figures read from the browser alone (`live_harness`) over a window with the
+machine otherwise idle, then with one core kept busy by another process. Writes JSON (default benchmarks/results_live.json).
 
     .venv/bin/python benchmarks/bench_live.py [--clip PATH] [--seconds 20] [--json OUT]
 
@@ -50,17 +50,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         y4m = work / "camera.y4m"
-        clip_to_y4m(args.clip, y4m)
+        camera = clip_to_y4m(args.clip, y4m)
         t0 = time.monotonic()
-        with app_server(work) as (url, counter, _log), live_page(url, y4m, work / "profile") as page:
-            start_stream(page, counter)
+        with app_server(work) as (url, _log), live_page(url, y4m, work / "profile") as page:
+            start_stream(page, camera)
             report["start_to_first_analyses_s"] = round(time.monotonic() - t0, 1)
             page.wait_for_timeout(3_000)
-            report["idle"] = measure(page, counter, args.seconds).to_dict()
+            report["idle"] = measure(page, camera, args.seconds).to_dict()
             print("idle", report["idle"])
             with busy_core():
                 page.wait_for_timeout(3_000)
-                report["one_core_busy"] = measure(page, counter, args.seconds).to_dict()
+                report["one_core_busy"] = measure(page, camera, args.seconds).to_dict()
             print("one core busy", report["one_core_busy"])
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.json}")

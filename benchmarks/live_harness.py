@@ -1,36 +1,38 @@
 """Drive the live webcam tab as a user does: the README's app command, headless Chromium whose fake
-camera plays a real clip, START pressed; then measure what the user gets over a time window.
+camera plays a real clip, START pressed; then measure what the user sees over a time window.
 
-Shared by the end-to-end tests (`tests/test_app_e2e.py`) and the live benchmark
-(`benchmarks/bench_live.py`), so both measure the same thing the same way.
+Shared by the end-to-end tests (`tests/test_app_e2e.py`, `tests/test_app_browser.py`) and the live
+benchmark (`benchmarks/bench_live.py`), so all measure the same thing the same way. Every figure
+is read from the browser (`benchmarks/live_screen.py`): the returned video's pixels, its decoder's
+frame count and the panel's text. The app is started exactly as a user starts it and is told
+nothing about being measured.
 
-Figures of a window (`LiveWindow`):
-- video_fps_browser: frames the browser decoded per second (`getVideoPlaybackQuality`), what the
-  user sees;
-- video_fps_server: distinct frames the processor returned per second;
-- analysis_fps: distinct analyses drawn per second;
-- boxed_share: share of returned frames with a face drawn on them (the clip shows a face in
-  every frame, checked by `face_share_offline`);
-- age_p50_ms / age_p95_ms: age of the drawn analysis (capture of the analysed frame to drawing);
-- track_ids: every face id drawn so far.
+Figures of a window (`LiveWindow`), from samples of the page every `SAMPLE_S`:
+- video_fps_browser: frames the browser decoded per second (`getVideoPlaybackQuality`);
+- boxed_share: share of sampled video frames with a label tag drawn on them (the clip shows a
+  face in every frame, checked by `face_share_offline`); multi_tag_share: with more than one;
+- analysis_fps, lag_p50_ms / lag_p95_ms, busy_share: the rates line below the video, as shown;
+- track_ids: every face id the panel named or offered to follow;
+- agreement: each panel reading against the tags the video showed within a second of it.
 """
 
 from __future__ import annotations
 
-import json
+import base64
 import os
-import re
 import signal
 import socket
 import subprocess
 import time
 import urllib.request
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from benchmarks.live_screen import Camera, PanelText, SeenTag, find_tags
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -53,9 +55,17 @@ def letterbox(rgb: np.ndarray) -> np.ndarray:
     return canvas
 
 
-def clip_to_y4m(clip: Path, out: Path, ping_pong: bool = True) -> int:
-    """Write `clip` as a 640x480, 30 fps YUV4MPEG2 file for Chromium's fake camera (which loops
-    it). Forward then backward, so the loop is one continuous shot with no jump. Returns frames."""
+def write_y4m(frames: list[np.ndarray], out: Path) -> None:
+    """640x480 RGB frames as a 30 fps YUV4MPEG2 file, Chromium's fake camera (which loops it)."""
+    with out.open("wb") as fh:
+        fh.write(f"YUV4MPEG2 W{W} H{H} F{FPS}:1 Ip A1:1 C420jpeg\n".encode())
+        for f in frames:
+            fh.write(b"FRAME\n" + cv2.cvtColor(f, cv2.COLOR_RGB2YUV_I420).tobytes())
+
+
+def clip_to_y4m(clip: Path, out: Path, ping_pong: bool = True) -> Camera:
+    """Write `clip` as the fake camera's file at 640x480, 30 fps: forward then backward, so the
+    loop is one continuous shot with no jump. Returns the camera (its frames, each once)."""
     from fer.video import iter_frames, probe_video
 
     src_fps = probe_video(clip).fps or FPS
@@ -64,13 +74,8 @@ def clip_to_y4m(clip: Path, out: Path, ping_pong: bool = True) -> int:
         raise ValueError(f"no frames in {clip}")
     n_out = max(1, round(len(frames) * FPS / src_fps))  # resample to 30 fps by nearest frame
     frames = [frames[min(len(frames) - 1, int(i * src_fps / FPS))] for i in range(n_out)]
-    if ping_pong:
-        frames = frames + frames[-2:0:-1]
-    with out.open("wb") as fh:
-        fh.write(f"YUV4MPEG2 W{W} H{H} F{FPS}:1 Ip A1:1 C420jpeg\n".encode())
-        for f in frames:
-            fh.write(b"FRAME\n" + cv2.cvtColor(f, cv2.COLOR_RGB2YUV_I420).tobytes())
-    return len(frames)
+    write_y4m(frames + frames[-2:0:-1] if ping_pong else frames, out)
+    return Camera.of(frames)
 
 
 def face_share_offline(clip: Path, every: int = 3) -> float:
@@ -91,10 +96,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def user_environment(counter: Path) -> dict[str, str]:
-    """The caller's environment without any tuning variable, plus the test's progress file."""
+def user_environment() -> dict[str, str]:
+    """The caller's environment without any tuning variable: what a user has."""
     env = {k: v for k, v in os.environ.items() if k not in TUNING_VARIABLES}
-    env.update(FER_E2E_COUNTER=str(counter), PYTHONUNBUFFERED="1")
+    env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
@@ -115,17 +120,17 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
 
 @contextmanager
 def app_server(workdir: Path, timeout: float = 600):
-    """`bash .ci/app` (the README's app command) on a free port; yields (url, counter file, log)."""
-    port, counter, log_path = free_port(), workdir / "frames.json", workdir / "streamlit.log"
+    """`bash .ci/app` (the README's app command) on a free port; yields (url, log file)."""
+    port, log_path = free_port(), workdir / "streamlit.log"
     log = log_path.open("w")
     proc = subprocess.Popen(
         ["bash", ".ci/app", "--server.port", str(port), "--server.address", "127.0.0.1",
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=user_environment(counter), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        cwd=ROOT, env=user_environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc, timeout)
-        yield url, counter, log_path
+        yield url, log_path
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -136,13 +141,6 @@ def app_server(workdir: Path, timeout: float = 600):
         log.close()
 
 
-def read_counter(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
 # -- the browser ----------------------------------------------------------------------------------
 def chromium_args(y4m: Path) -> list[str]:
     return ["--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream",
@@ -151,28 +149,67 @@ def chromium_args(y4m: Path) -> list[str]:
             "--no-first-run", "--disable-quic"]
 
 
-def browser_frames(page) -> int | None:
-    """Frames the browser has decoded from the returned video so far (None before any video)."""
+# The returned video's current frame (RGBA, base64) and the decoder's frame count, read in one go.
+GRAB_JS = """() => {
+    const v = document.querySelector('video');
+    if (!v || !v.videoWidth) return null;
+    const c = document.createElement('canvas');
+    c.width = v.videoWidth; c.height = v.videoHeight;
+    const g = c.getContext('2d', {willReadFrequently: true});
+    g.drawImage(v, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    let s = '';
+    for (let i = 0; i < d.length; i += 0x8000) s += String.fromCharCode.apply(null, d.subarray(i, i + 0x8000));
+    return {w: c.width, h: c.height, rgba: btoa(s), decoded: v.getVideoPlaybackQuality().totalVideoFrames};
+}"""
+
+
+@dataclass(frozen=True)
+class Screen:
+    """One look at the page: the returned video's frame, what is drawn on it, and the panel."""
+
+    t: float
+    decoded: int | None  # frames the browser has decoded so far
+    frame: np.ndarray | None
+    tags: tuple[SeenTag, ...]
+    panel: PanelText
+
+
+def video_frame(page) -> tuple[np.ndarray | None, int | None]:
     frame = page.locator(IFRAME).element_handle().content_frame()
-    return frame.evaluate("""() => { const v = document.querySelector('video');
-        return v && v.videoWidth ? v.getVideoPlaybackQuality().totalVideoFrames : null; }""")
+    got = frame.evaluate(GRAB_JS)
+    if not got:
+        return None, None
+    rgba = np.frombuffer(base64.b64decode(got["rgba"]), np.uint8).reshape(got["h"], got["w"], 4)
+    return np.ascontiguousarray(rgba[..., :3]), got["decoded"]
 
 
-def start_stream(page, counter: Path, timeout: float = 300, min_analysed: int = 10) -> dict:
-    """Click START and wait until analyses are drawn on returned frames; press START again if the
-    component resets its session (a known flake under load) or nothing arrives for a while."""
+def look(page, camera: Camera) -> Screen:
+    """The panel's text and then the video's frame, read back to back."""
+    panel = PanelText.parse(page.evaluate("() => document.body.innerText"))
+    frame, decoded = video_frame(page)
+    tags = tuple(find_tags(frame, camera)) if frame is not None else ()
+    return Screen(time.monotonic(), decoded, frame, tags, panel)
+
+
+def start_stream(page, camera: Camera, timeout: float = 300, min_boxed: int = 3) -> Screen:
+    """Click START and wait until the panel reads a face and tags are drawn on the video; press
+    START again if the component resets its session (a known flake under load) or nothing
+    changes for a while. Returns the last look."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     component = page.frame_locator(IFRAME)
     start = component.get_by_role("button", name="START")
     start.click(timeout=240_000)  # first render may wait for the worker's models
-    deadline, last, last_change = time.monotonic() + timeout, None, time.monotonic()
+    deadline, boxed, last, last_change = time.monotonic() + timeout, 0, None, time.monotonic()
+    screen = None
     while time.monotonic() < deadline:
-        state = read_counter(counter)
-        if state.get("frames", 0) >= min_analysed and state.get("boxed", 0) >= min_analysed:
-            return state
-        if state != last:
-            last, last_change = state, time.monotonic()
+        screen = look(page, camera)
+        boxed = boxed + 1 if screen.tags else 0
+        if boxed >= min_boxed and screen.panel.face_id is not None:
+            return screen
+        if screen.panel != last:
+            last, last_change = screen.panel, time.monotonic()
         try:
             if start.is_visible():
                 start.click(timeout=10_000)
@@ -183,86 +220,99 @@ def start_stream(page, counter: Path, timeout: float = 300, min_analysed: int = 
                 last_change = time.monotonic()
         except PlaywrightTimeout:  # the button changed under us (the component re-rendered): look again
             pass
-        page.wait_for_timeout(500)
-    raise TimeoutError(f"no analysed frames came back within {timeout:.0f} s: {read_counter(counter)}")
+        page.wait_for_timeout(300)
+    raise TimeoutError(f"no analysed frames came back within {timeout:.0f} s: {screen}")
+
+
+AGREEMENT_S = 1.0  # a panel reading is checked against the tags the video showed this long around it
+
+
+def disagreement(reading: Screen, around: list[Screen]) -> str | None:
+    """None when the panel's label is the colour of a tag the video showed in the looks `around`
+    it, else what differed. Around, not at: the panel redraws every 0.5 s and reaches the browser
+    over the page's socket, the video over WebRTC with its own delay, so the two can show the
+    same change a few hundred milliseconds apart, in either order."""
+    shown = {t.label for s in around for t in s.tags}
+    if reading.panel.label in shown:
+        return None
+    return (f"panel at {reading.t:.1f} s: face #{reading.panel.face_id} {reading.panel.label}; "
+            f"video within {AGREEMENT_S:.0f} s: {sorted(shown)}")
+
+
+def agreement(screens: list[Screen]) -> tuple[int, list[str]]:
+    """(checks, failures) over the panel's readings that have a second of looks on both sides,
+    with tags in view in it."""
+    checks, failures = 0, []
+    for s in screens:
+        if s.panel.label is None or not screens or s.t > screens[-1].t - AGREEMENT_S or s.t < screens[0].t + AGREEMENT_S:
+            continue
+        around = [b for b in screens if abs(b.t - s.t) <= AGREEMENT_S]
+        if not any(b.tags for b in around):
+            continue
+        checks += 1
+        outcome = disagreement(s, around)
+        if outcome is not None:
+            failures.append(outcome)
+    return checks, failures
 
 
 @dataclass
 class LiveWindow:
     seconds: float
+    looks: int
     video_fps_browser: float
-    video_fps_server: float
-    analysis_fps: float
     boxed_share: float
-    age_p50_ms: float
-    age_p95_ms: float
-    max_level: int
+    multi_tag_share: float
+    unlabelled_tag_share: float  # tags whose colour is no label's (fading, or a colour shift)
+    analysis_fps: float
+    lag_p50_ms: float
+    lag_p95_ms: float
+    busy_share: float
     track_ids: list[int]
     agreement_checks: int
-    agreement_failures: list[str]
+    agreement_failures: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
-PANEL_FACE = re.compile(r"Face #(\d+) · frame (\d+) · (\w+) (\d+%)")
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
 
 
-def panel_reading(page) -> tuple[int, int, str, str] | None:
-    """(face id, frame seq, emotion, confidence text) from the panel's one-line reading of the face
-    it follows (one element, read in one go, so it cannot mix two redraws); None before one shows."""
-    m = PANEL_FACE.search(page.locator("body").inner_text(timeout=10_000))
-    return (int(m.group(1)), int(m.group(2)), m.group(3), m.group(4)) if m else None
+SAMPLE_S = 0.2
 
 
-def check_agreement(page, counter: Path) -> str | None:
-    """None when the panel shows exactly what the video drew on that frame, else what differed."""
-    from fer.labels import display_name
-
-    reading = panel_reading(page)
-    if reading is None:
-        return "skip"
-    face_id, seq, emotion, conf = reading
-    drawn = {d["seq"]: d for d in read_counter(counter).get("drawn", [])}
-    if seq not in drawn:
-        return "skip"  # older than the history the processor keeps
-    match = [f for f in drawn[seq]["faces"] if f["id"] == face_id]
-    if not match:
-        return f"panel face #{face_id} not drawn on frame {seq}"
-    f = match[0]
-    if display_name(f["shown"]) != emotion or f"{f['confidence']:.0%}" not in conf:
-        return f"frame {seq}: panel {emotion} {conf!r}, video {drawn[seq]}"
-    return None
-
-
-def measure(page, counter: Path, seconds: float = 20.0, agreement_every_s: float = 2.0) -> LiveWindow:
-    """Figures over the next `seconds` of streaming."""
-    a = read_counter(counter)
-    fa, ta = browser_frames(page), time.monotonic()
-    checks, failures = 0, []
-    next_check = ta + 1.0
-    while time.monotonic() - ta < seconds:
-        if time.monotonic() >= next_check:
-            outcome = check_agreement(page, counter)
-            if outcome != "skip":
-                checks += 1
-                if outcome is not None:
-                    failures.append(outcome)
-            next_check = time.monotonic() + agreement_every_s
-        page.wait_for_timeout(200)
-    b = read_counter(counter)
-    fb, tb = browser_frames(page), time.monotonic()
-    span_server = max(b["t"] - a["t"], 1e-6)
-    sent = b["sent"] - a["sent"]
+def summarise(screens: list[Screen]) -> LiveWindow:
+    """The figures of a window of looks (pure, so the arithmetic is tested without a browser)."""
+    first, last = screens[0], screens[-1]
+    span = max(last.t - first.t, 1e-6)
+    seen = [s for s in screens if s.frame is not None]
+    tags = [t for s in seen for t in s.tags]
+    panels = [s.panel for s in screens if s.panel.analysis_fps is not None]
+    ids = {i for p in (s.panel for s in screens) for i in (*p.ids, *([p.face_id] if p.face_id else []))}
+    checks, failures = agreement(screens)
+    decoded = (last.decoded - first.decoded) / span if first.decoded is not None and last.decoded is not None else 0.0
     return LiveWindow(
-        seconds=tb - ta,
-        video_fps_browser=((fb - fa) / (tb - ta)) if fa is not None and fb is not None else 0.0,
-        video_fps_server=sent / span_server,
-        analysis_fps=(b["frames"] - a["frames"]) / span_server,
-        boxed_share=(b["boxed"] - a["boxed"]) / max(sent, 1),
-        age_p50_ms=b["age_p50_ms"], age_p95_ms=b["age_p95_ms"],
-        max_level=b.get("level", 0), track_ids=b.get("track_ids", []),
-        agreement_checks=checks, agreement_failures=failures)
+        seconds=span, looks=len(screens), video_fps_browser=decoded,
+        boxed_share=float(np.mean([bool(s.tags) for s in seen])) if seen else 0.0,
+        multi_tag_share=float(np.mean([len(s.tags) > 1 for s in seen])) if seen else 0.0,
+        unlabelled_tag_share=float(np.mean([t.label is None for t in tags])) if tags else 0.0,
+        analysis_fps=float(np.median([p.analysis_fps for p in panels])) if panels else 0.0,
+        lag_p50_ms=_pct([p.lag_ms for p in panels if p.lag_ms is not None], 50),
+        lag_p95_ms=_pct([p.lag_ms for p in panels if p.lag_ms is not None], 95),
+        busy_share=float(np.mean([p.busy for p in panels])) if panels else 0.0,
+        track_ids=sorted(ids), agreement_checks=checks, agreement_failures=failures)
+
+
+def measure(page, camera: Camera, seconds: float = 20.0) -> LiveWindow:
+    """Figures over the next `seconds` of streaming, from a look every `SAMPLE_S`."""
+    screens, end = [], time.monotonic() + seconds
+    while time.monotonic() < end:
+        t = time.monotonic()
+        screens.append(look(page, camera))
+        page.wait_for_timeout(max(0.0, SAMPLE_S - (time.monotonic() - t)) * 1000)
+    return summarise(screens)
 
 
 @contextmanager

@@ -80,11 +80,10 @@ def _wait_for_result(proc: EmotionVideoProcessor, frame: np.ndarray) -> np.ndarr
     raise AssertionError("no analysis arrived")
 
 
-def test_processor_draws_the_workers_analysis_and_reports(pool, frame, tmp_path):
-    counter = tmp_path / "frames.json"
+def test_processor_draws_the_workers_analysis(pool, frame):
     holder: LatestSlot = LatestSlot()
     view = ViewSettings(uncertain_below=0.4, show_landmarks=True)
-    proc = EmotionVideoProcessor(pool, AnalyserSpec(DEFAULT_WEIGHTS), view, holder, counter)
+    proc = EmotionVideoProcessor(pool, AnalyserSpec(DEFAULT_WEIGHTS), view, holder)
     try:
         assert not proc.refused
         drawn = _wait_for_result(proc, frame)
@@ -97,11 +96,6 @@ def test_processor_draws_the_workers_analysis_and_reports(pool, frame, tmp_path)
         assert not np.array_equal(frame[r, c], drawn[r, c])
         # no read-out in the picture (issue 23.2: it covered labels); the page shows the rates
         np.testing.assert_array_equal(drawn[:40, :80], frame[:40, :80])
-        for _ in range(12):
-            proc.analyse_frame(frame.copy(), time.monotonic())
-        report = json.loads(counter.read_text())
-        assert report["sent"] >= 10 and report["boxed"] >= 1 and report["size"] == [640, 480]
-        assert report["drawn"][-1]["faces"][0]["id"] == 1
 
         # an analysis older than the bound is no longer drawn: the frame goes back untouched
         result = proc.lease.worker.latest
@@ -118,7 +112,6 @@ def test_recv_returns_a_frame_at_once(pool, frame):
     try:
         out = proc.recv(av.VideoFrame.from_ndarray(frame, format="rgb24")).to_ndarray(format="rgb24")
         assert out.shape == frame.shape
-        assert proc.sent == 1
     finally:
         proc.on_ended()
 
@@ -168,9 +161,9 @@ def test_the_live_tab_tells_people_they_are_analysed_before_start():
 def test_live_and_video_tabs_build_one_pipeline_setting_from_the_sidebar():
     """Both tabs compose the sidebar's one PipelineConfig (they drifted when each copied fields:
     at half-life 0 the video tab kept the label hysteresis on)."""
+    from fer.analysis import AnalysisSettings
     from fer.app.live import analyser_spec
     from fer.app.sidebar import AppSettings
-    from fer.analysis import AnalysisSettings
     from fer.app.video_tab import analysis_settings
 
     for settings in (AppSettings(), AppSettings(half_life_s=0.0, detect_every=5)):

@@ -3,7 +3,6 @@ worker process analysing frames of a real clip through shared memory."""
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
@@ -12,7 +11,7 @@ from clips import ONE_PERSON, clip_frames, needs_clips
 
 from fer.live.load import LEVELS, LoadController, level_workload
 from fer.live.mailbox import LatestSlot
-from fer.live.meter import RateMeter, ValueWindow
+from fer.live.meter import RateMeter
 from fer.live.overlay import FRESH_S, MAX_AGE_S, overlay_opacity
 from fer.live.pool import WorkerPool, default_live_sessions
 from fer.live.worker import AnalyserSpec, AnalysisWorker
@@ -36,14 +35,6 @@ def test_rate_meter_reads_the_recent_rate_and_zero_after_a_stall():
     assert meter.rate(now) == pytest.approx(12.5, rel=1e-6)
     assert meter.rate(now + 1.0) < 12.5  # nothing new for a second: the rate falls...
     assert meter.rate(now + 2.5) == 0.0  # ...and a stalled stream reads 0, not its last rate
-
-
-def test_value_window_percentiles():
-    w = ValueWindow(size=100)
-    assert math.isnan(w.percentile(95))
-    for v in range(200):
-        w.add(float(v))
-    assert w.percentile(50) == pytest.approx(149.5)  # only the last 100 count
 
 
 def test_overlay_fades_between_fresh_and_max_age():

@@ -21,7 +21,6 @@ from fer.live.overlay import LiveSnapshot
 from fer.live.pool import WorkerPool, default_live_sessions
 from fer.live.worker import AnalyserSpec
 
-COUNTER_ENV = "FER_E2E_COUNTER"  # file the processor keeps its progress in (end-to-end tests)
 SESSIONS_SETTING = "live_sessions"  # Streamlit secret, or FER_LIVE_SESSIONS: live analyses at once
 # How often the panel (reading, chart and rates, from one snapshot) redraws: each redraw is a
 # script run on the server and a re-render in the browser. Measured with the example video as the
@@ -86,7 +85,6 @@ def render_live_tab(settings: AppSettings) -> None:
     spec = analyser_spec(settings)
     view = ViewSettings(settings.uncertain_below, settings.show_landmarks)
     pool.warm(spec)
-    counter = os.environ.get(COUNTER_ENV)
     video_col, panel_col = st.columns([3, 2])
     with video_col:
         ctx = webrtc_streamer(
@@ -95,7 +93,7 @@ def render_live_tab(settings: AppSettings) -> None:
             rtc_configuration=rtc,
             media_stream_constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}},
                                       "audio": False},
-            video_processor_factory=lambda: EmotionVideoProcessor(pool, spec, view, holder, counter),
+            video_processor_factory=lambda: EmotionVideoProcessor(pool, spec, view, holder),
             async_processing=True,
         )
         processor = ctx.video_processor

@@ -10,8 +10,6 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-import numpy as np
-
 
 class RateMeter:
     """Events per second over the last `window_s` seconds."""
@@ -39,19 +37,3 @@ class RateMeter:
                 return 0.0
             span = max(now - self._times[0], self._times[-1] - self._times[0])
             return (n - 1) / span if span > 0 else 0.0
-
-
-class ValueWindow:
-    """The last `size` values of a measurement (e.g. overlay ages), for medians and percentiles."""
-
-    def __init__(self, size: int = 300) -> None:
-        self._values: deque[float] = deque(maxlen=size)
-        self._lock = threading.Lock()
-
-    def add(self, value: float) -> None:
-        with self._lock:
-            self._values.append(value)
-
-    def percentile(self, q: float) -> float:
-        with self._lock:
-            return float(np.percentile(self._values, q)) if self._values else float("nan")
