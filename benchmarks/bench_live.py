@@ -30,6 +30,7 @@ from benchmarks.live_harness import (
     measure,
     start_stream,
 )
+from benchmarks.pipeline_machine import cpu_model
 from fer.data.locations import dataset_dir
 
 DEFAULT_CLIP = dataset_dir("clips") / "fer_test_clip.mp4"
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"clip not found: {args.clip}", file=sys.stderr)
         return 2
     report = {"clip": args.clip.name, "window_s": args.seconds, "cores": os.cpu_count(),
-              "machine": platform.processor() or platform.machine(),
+              "machine": platform.processor() or platform.machine(), "cpu": cpu_model(),
               "face_share_offline": round(face_share_offline(args.clip), 3)}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

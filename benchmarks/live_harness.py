@@ -256,6 +256,16 @@ def agreement(screens: list[Screen]) -> tuple[int, list[str]]:
     return checks, failures
 
 
+# The video is sampled about 4 times a second, so a label it showed for a frame or two (a
+# confidence hovering at the 'uncertain' threshold) can be on the panel and in no sampled frame.
+# A panel that reads another snapshot than the video's fails most checks, not a few.
+AGREEMENT_MIN = 0.95
+
+
+def agrees(checks: int, failures: list[str]) -> bool:
+    return 1 - len(failures) / max(checks, 1) >= AGREEMENT_MIN
+
+
 @dataclass
 class LiveWindow:
     seconds: float

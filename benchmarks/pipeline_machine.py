@@ -45,6 +45,16 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_int_flags() -> list[str]:
+    """The CPU's vector and integer-dot-product extensions: int8 speed depends on them most."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next((ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), [])
+    return sorted(f for f in flags if f in {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8"})
+
+
 def package_version(name: str) -> str | None:
     try:
         return metadata.version(name)

@@ -1,0 +1,70 @@
+"""Per-face cost of a classifier's int8 graph against its float graph, in one run (issue 21.3):
+batch 1, one thread, one view, ONNX Runtime with the runtime's own session options; the two
+graphs take turns in rounds so that a change in the machine's load hits both alike.
+
+    .venv/bin/python benchmarks/bench_int8.py ~/.cache/fer-runs/fer2013_resnet_m.int8.onnx \
+        [--float weights/fer2013_resnet_m.onnx] [--faces 500] [--rounds 10] [--json OUT]
+
+Make the int8 graph with `scripts/quantize_int8.py` (it checks parity). Take the figures with
+nothing else running; the CPU's int8 instructions (VNNI / AMX, or AVX2 only) decide most of it,
+so the JSON names the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def per_face_ms(session, faces: np.ndarray) -> float:
+    start = time.perf_counter()
+    for x in faces:
+        session.run(["logits"], {"x": x[None]})
+    return 1e3 * (time.perf_counter() - start) / len(faces)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from benchmarks.pipeline_machine import cpu_int_flags, cpu_model
+    from fer.data.locations import dataset_dir
+    from fer.evaluate import load_eval_data
+    from fer.labels import FER2013_LABELS
+    from fer.runtime import onnx_session
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("int8", type=Path)
+    ap.add_argument("--float", dest="fp32", type=Path, default=ROOT / "weights" / "fer2013_resnet_m.onnx")
+    ap.add_argument("--faces", type=int, default=500)
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    faces = load_eval_data(str(dataset_dir("fer2013")), "PublicTest", FER2013_LABELS)[0].images[: args.faces]
+    x = ((faces.astype(np.float32) / 255.0 - 0.5) / 0.25)[:, None]
+    sessions = {"float": onnx_session(args.fp32, 1), "int8": onnx_session(args.int8, 1)}
+    for s in sessions.values():  # warm-up
+        per_face_ms(s, x[:50])
+    times: dict[str, list[float]] = {k: [] for k in sessions}
+    for _ in range(args.rounds):
+        for name, s in sessions.items():
+            times[name].append(per_face_ms(s, x))
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    report = {"cpu": cpu_model(), "cpu_int_flags": cpu_int_flags(), "faces": len(x), "rounds": args.rounds,
+              "threads": 1, "batch": 1, "float": str(args.fp32), "int8": str(args.int8),
+              "ms_per_face_median": {k: round(v, 3) for k, v in med.items()},
+              "ms_per_face_rounds": {k: [round(t, 3) for t in v] for k, v in times.items()},
+              "int8_share_of_float": round(med["int8"] / med["float"], 3)}
+    print(json.dumps(report, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
