@@ -15,6 +15,7 @@ from fer.app.charts import percent, probability_bars
 from fer.app.examples import PHOTO_CREDIT, example_photo_path
 from fer.app.resources import get_recognizer
 from fer.app.sidebar import AppSettings
+from fer.app.uploads import refused_upload
 from fer.explain import explain_face as explain_face_cam
 from fer.explain import overlay
 from fer.imageio import ImageError, load_image
@@ -23,6 +24,7 @@ from fer.recognizer import EmotionRecognizer, largest_faces
 from fer.results import FaceEmotion
 
 log = logging.getLogger(__name__)
+UPLOAD_KINDS = "photos in JPG, PNG or WebP format"  # what UPLOAD_TYPES are, for the refusal
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp"]
 
 
@@ -93,16 +95,6 @@ def to_json(analysis: PhotoAnalysis, settings: AppSettings) -> str:
                        "faces": [f.to_dict() for f in analysis.faces]}, indent=2)
 
 
-def refused_upload(name: str) -> str | None:
-    """The full reason an upload is not analysed, or None. Streamlit's own type filter showed its
-    reason only on hover (issue 23.7); the content is checked again by `load_image`."""
-    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if suffix in UPLOAD_TYPES:
-        return None
-    return (f"{name} was not analysed: only photos in JPG, PNG or WebP format can be used"
-            + (f" (this is a .{suffix} file)." if suffix else "."))
-
-
 def _use_example() -> None:
     st.session_state["photo_example"] = True
 
@@ -130,7 +122,8 @@ def _read_input() -> PhotoInput | None:
     if snapshot is not None:
         return PhotoInput(snapshot.getvalue(), snapshot.name)
     if upload is not None:
-        return PhotoInput(upload.getvalue(), upload.name, refused=refused_upload(upload.name))
+        refused = refused_upload(upload.name, UPLOAD_TYPES, UPLOAD_KINDS)
+        return PhotoInput(upload.getvalue(), upload.name, refused=refused)
     return None
 
 

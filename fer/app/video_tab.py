@@ -30,6 +30,7 @@ from fer.app.charts import percent
 from fer.app.examples import VIDEO_CREDIT, example_video_path
 from fer.app.resources import video_recognizer
 from fer.app.sidebar import AppSettings
+from fer.app.uploads import refused_upload
 from fer.app.video_results import (
     RULE,
     People,
@@ -48,6 +49,7 @@ from fer.video import ProgressFn, VideoError
 from fer.video_guard import ACCEPTED_SUFFIXES
 
 log = logging.getLogger(__name__)
+UPLOAD_KINDS = "videos in MP4, MOV, WebM, MKV or AVI format"  # what UPLOAD_TYPES are, for the refusal
 UPLOAD_TYPES = [s.lstrip(".") for s in ACCEPTED_SUFFIXES]  # the browser's filter; the content decides
 UPLOAD_PREFIX = "fer_upload_"  # + the process id + "_": a sweep can tell whose file it is
 UPLOAD_SUFFIX = ".video"  # ours, whatever the user's file is called
@@ -155,16 +157,6 @@ def analyse_file(path: Path, name: str, recognizer: EmotionRecognizer, settings:
         log.warning("no face pictures for %s: %s", name, e)
         faces = {}
     return AnalysedVideo(report, people, faces, example)
-
-
-def refused_upload(name: str) -> str | None:
-    """The full reason an upload is not analysed, or None: Streamlit's own type filter gave its
-    reason only on hover (issue 23.7). The content is checked again before a decoder opens it."""
-    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if suffix in UPLOAD_TYPES:
-        return None
-    return (f"{name} was not analysed: only videos in MP4, MOV, WebM, MKV or AVI format can be used"
-            + (f" (this is a .{suffix} file)." if suffix else "."))
 
 
 def _use_example() -> None:
@@ -285,7 +277,7 @@ def render_video_tab(settings: AppSettings) -> None:
     example = bool(st.session_state.get("video_example"))
     if not example and upload is None:
         return
-    if not example and (reason := refused_upload(upload.name)):
+    if not example and (reason := refused_upload(upload.name, UPLOAD_TYPES, UPLOAD_KINDS)):
         st.error(reason)
         return
     source, name = ("example", EXAMPLE_NAME) if example else ("upload", upload.name)
