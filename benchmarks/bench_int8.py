@@ -3,7 +3,7 @@ batch 1, one thread, one view, ONNX Runtime with the runtime's own session optio
 graphs take turns in rounds so that a change in the machine's load hits both alike.
 
     .venv/bin/python benchmarks/bench_int8.py ~/.cache/fer-runs/fer2013_resnet_m.int8.onnx \
-        [--float weights/fer2013_resnet_m.onnx] [--faces 500] [--rounds 10] [--json OUT]
+        [--weights fer2013_resnet_m] [--faces 500] [--rounds 10] [--json OUT]
 
 Make the int8 graph with `scripts/quantize_int8.py` (it checks parity). Take the figures with
 nothing else running; the CPU's int8 instructions (VNNI / AMX, or AVX2 only) decide most of it,
@@ -33,6 +33,7 @@ def per_face_ms(session, faces: np.ndarray) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.pipeline_machine import cpu_int_flags, cpu_model
+    from fer.classifier import EmotionClassifier
     from fer.data.locations import dataset_dir
     from fer.evaluate import load_eval_data
     from fer.labels import FER2013_LABELS
@@ -40,14 +41,15 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("int8", type=Path)
-    ap.add_argument("--float", dest="fp32", type=Path, default=ROOT / "weights" / "fer2013_resnet_m.onnx")
+    ap.add_argument("--weights", default="fer2013_resnet_m", help="the float model the int8 graph was made from")
     ap.add_argument("--faces", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     faces = load_eval_data(str(dataset_dir("fer2013")), "PublicTest", FER2013_LABELS)[0].images[: args.faces]
-    x = ((faces.astype(np.float32) / 255.0 - 0.5) / 0.25)[:, None]
-    sessions = {"float": onnx_session(args.fp32, 1), "int8": onnx_session(args.int8, 1)}
+    clf = EmotionClassifier(args.weights, backend="onnx", threads=1)  # its graph, its normalisation
+    x = clf.preprocess(faces)
+    sessions = {"float": clf.session, "int8": onnx_session(args.int8, 1)}
     for s in sessions.values():  # warm-up
         per_face_ms(s, x[:50])
     times: dict[str, list[float]] = {k: [] for k in sessions}
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             times[name].append(per_face_ms(s, x))
     med = {k: float(np.median(v)) for k, v in times.items()}
     report = {"cpu": cpu_model(), "cpu_int_flags": cpu_int_flags(), "faces": len(x), "rounds": args.rounds,
-              "threads": 1, "batch": 1, "float": str(args.fp32), "int8": str(args.int8),
+              "threads": 1, "batch": 1, "float": str(clf.weights_path), "int8": str(args.int8),
               "ms_per_face_median": {k: round(v, 3) for k, v in med.items()},
               "ms_per_face_rounds": {k: [round(t, 3) for t in v] for k, v in times.items()},
               "int8_share_of_float": round(med["int8"] / med["float"], 3)}

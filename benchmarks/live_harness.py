@@ -244,7 +244,7 @@ def agreement(screens: list[Screen]) -> tuple[int, list[str]]:
     with tags in view in it."""
     checks, failures = 0, []
     for s in screens:
-        if s.panel.label is None or not screens or s.t > screens[-1].t - AGREEMENT_S or s.t < screens[0].t + AGREEMENT_S:
+        if s.panel.label is None or not screens[0].t + AGREEMENT_S <= s.t <= screens[-1].t - AGREEMENT_S:
             continue
         around = [b for b in screens if abs(b.t - s.t) <= AGREEMENT_S]
         if not any(b.tags for b in around):
