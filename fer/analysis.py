@@ -191,6 +191,7 @@ class AnalysisSettings:
     """Everything that decides a video's result, with the defaults every front end starts from."""
 
     model: str = DEFAULT_WEIGHTS
+    precision: str = "auto"  # the classifier's graph: "auto" (int8 where its parity is good), "float", "int8"
     detector: DetectorConfig = field(default_factory=default_detector)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     max_faces: int = DEFAULT_MAX_FACES  # the largest faces of a frame analysed
@@ -234,13 +235,14 @@ class ModelCache:
         path = weights_path(settings.model)
         if not path.is_file():
             raise FileNotFoundError(f"weights not found: {settings.model}")
+        key = f"{path}|{settings.precision}"
         with self._lock:  # two first requests must not load the same model twice
-            classifier = self._classifiers.pop(str(path), None)
+            classifier = self._classifiers.pop(key, None)
             if classifier is None:
-                classifier = EmotionClassifier(path)
+                classifier = EmotionClassifier(path, precision=settings.precision)
                 size = classifier.input_size
                 classifier.predict_proba(np.zeros((1, size, size), np.uint8))
-            self._classifiers[str(path)] = classifier
+            self._classifiers[key] = classifier
             while len(self._classifiers) > self.max_models:
                 self._classifiers.pop(next(iter(self._classifiers)))
             if self._detector is None:
@@ -266,6 +268,7 @@ class VideoReport:
     summary: VideoSummary
     settings: AnalysisSettings
     weights: str  # the classifier's file name
+    precision: str = "float"  # the classifier's graph that ran: "float" or "int8"
 
     @property
     def timeline(self) -> pd.DataFrame:
@@ -283,7 +286,8 @@ class VideoReport:
             "note": NOTE,
             "source": {"width": info.width, "height": info.height, "fps": round(info.fps, 3),
                        "frame_count": info.frame_count, "codec": info.codec, "decoder": info.backend},
-            "analysis": {"model": s.model, "weights": self.weights, "every": s.every, "fps": s.fps,
+            "analysis": {"model": s.model, "weights": self.weights, "precision": self.precision,
+                         "every": s.every, "fps": s.fps,
                          "detect_every": s.pipeline.detect_every, "detect_side": s.detector.max_side,
                          "min_face_size": s.detector.min_face_size, "max_faces": s.max_faces,
                          "frames_analysed": a.frames_analysed, "stopped_at_cap": a.stopped_at_cap,
@@ -329,4 +333,5 @@ def analyze(video: str | Path | VideoInfo, settings: AnalysisSettings | None = N
     analysis = analyze_video(info, recognizer, settings.options(), annotate_to=annotate_to, progress=progress)
     name = name or str(info.path)
     summary = summarize_video(analysis.timeline, Path(name).name, settings.insight_config())
-    return VideoReport(name, analysis, summary, settings, recognizer.classifier.weights_path.name)
+    return VideoReport(name, analysis, summary, settings, recognizer.classifier.weights_path.name,
+                       recognizer.classifier.precision)

@@ -5,7 +5,7 @@ bumping; rename, remove or change the meaning of one and bump `SCHEMA_VERSION`. 
 build the document from these dataclasses, and both go through `analyze_image`, so the same
 photo and options give the same faces whichever way it is sent.
 
-    {"schema_version": 1, "model": "fer2013_resnet_m", "labels": [...], "tta": "flip_zoom",
+    {"schema_version": 1, "model": "joint_resnet_m", "labels": [...], "tta": "flip_zoom",
      "images": [{"file": "a.jpg", "size": [w, h], "faces": [FaceEmotion.to_dict(), ...],
                  "error": null, "annotated": null}]}
 """

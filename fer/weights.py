@@ -2,7 +2,7 @@
 
 Each shipped model is three files: `<name>.safetensors` (fp16 state dict, for training and the
 torch backend), `<name>.onnx` (the runtime graph, written by `python -m fer publish`) and
-`<name>.json`, the model card. This module reads and writes cards without importing torch, so
+`<name>.json`, the model card; a fourth, `<name>.int8.onnx`, where publish quantised it. This module reads and writes cards without importing torch, so
 the ONNX runtime path stays light; torch state I/O lives in `fer.models.state`.
 """
 
@@ -20,7 +20,7 @@ _PACKAGED = Path(__file__).resolve().parent / "_weights"
 WEIGHTS_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parent.parent / "weights"
 
 # The weights `EmotionRecognizer()` loads when none are named.
-DEFAULT_WEIGHTS = "fer2013_resnet_m"
+DEFAULT_WEIGHTS = "joint_resnet_m"
 DEFAULT_ALIGNMENT = "fer.align (eyes level, FER-2013 geometry)"
 
 
@@ -99,8 +99,83 @@ class OnnxInfo:
                            "weights_sha256": self.weights_sha256})
 
 
+@dataclass(frozen=True)
+class Int8Info:
+    """An int8 copy of the runtime graph (`fer.models.quantize`) and how far it is from the float
+    one on labelled faces: the runtime prefers it only where this parity meets the targets."""
+
+    graph: OnnxInfo  # logits only: explanations run on the float graph
+    calibrated_on: str  # which faces set the activation ranges
+    parity_split: str  # where top-1 agreement and accuracies were measured
+    n: int
+    top1_agreement: float  # share of faces where int8 and float pick the same class
+    float_accuracy: float
+    int8_accuracy: float
+
+    AGREEMENT_MIN = 0.99  # issue 21: top-1 agreement with the float model
+    DROP_MAX = 0.003  # ... and accuracy within 0.3 points
+
+    @property
+    def parity_ok(self) -> bool:
+        return (self.top1_agreement >= self.AGREEMENT_MIN
+                and abs(self.float_accuracy - self.int8_accuracy) <= self.DROP_MAX + 1e-9)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Int8Info:
+        p = d["parity"]
+        return cls(graph=OnnxInfo.from_dict(d["graph"]), calibrated_on=d["calibrated_on"], parity_split=p["split"],
+                   n=int(p["n"]), top1_agreement=float(p["top1_agreement"]),
+                   float_accuracy=float(p["float_accuracy"]), int8_accuracy=float(p["int8_accuracy"]))
+
+    def to_dict(self) -> dict:
+        return {"graph": self.graph.to_dict(), "calibrated_on": self.calibrated_on,
+                "parity": {"split": self.parity_split, "n": self.n, "top1_agreement": self.top1_agreement,
+                           "float_accuracy": self.float_accuracy, "int8_accuracy": self.int8_accuracy}}
+
+
+@dataclass(frozen=True)
+class DomainScore:
+    n: int
+    accuracy: float
+    macro_f1: float
+
+
+YARDSTICK_DOMAINS = ("fer2013", "ferplus", "wild")
+
+
+@dataclass(frozen=True)
+class Yardstick:
+    """`python -m fer compare --tta none --write-cards`: one view, the seven FER-2013 classes, on
+    every domain the default is chosen by (FER-2013 and FER+ PrivateTest, the in-the-wild dev
+    photos through the whole pipeline), and the real clips' shares of face-frames shown as a
+    negative emotion and as 'uncertain' (no labels there: figures to watch)."""
+
+    domains: dict[str, DomainScore]  # keys from YARDSTICK_DOMAINS
+    clips_negative_share: float | None = None
+    clips_uncertain_share: float | None = None
+    clip_face_frames: int | None = None
+    measured: str = ""  # the command and the date
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Yardstick:
+        clips = d.get("clips") or {}
+        return cls(domains={k: DomainScore(int(v["n"]), float(v["accuracy"]), float(v["macro_f1"]))
+                            for k, v in d.get("domains", {}).items()},
+                   clips_negative_share=clips.get("negative_share"), clips_uncertain_share=clips.get("uncertain_share"),
+                   clip_face_frames=clips.get("face_frames"), measured=d.get("measured", ""))
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {"domains": {k: {"n": v.n, "accuracy": v.accuracy, "macro_f1": v.macro_f1}
+                                         for k, v in self.domains.items()}}
+        if self.clip_face_frames is not None:
+            d["clips"] = {"face_frames": self.clip_face_frames, "negative_share": self.clips_negative_share,
+                          "uncertain_share": self.clips_uncertain_share}
+        d["measured"] = self.measured
+        return d
+
+
 _CARD_KEYS = ("name", "architecture", "description", "labels", "preprocessing", "calibration", "training", "data",
-              "metrics", "onnx")
+              "metrics", "onnx", "int8", "yardstick")
 
 
 @dataclass(frozen=True)
@@ -125,6 +200,8 @@ class ModelCard:
     metrics_data: str | None = None  # what the metrics were measured on
     metrics: dict[str, SplitMetrics] = field(default_factory=dict)  # by `metric_key(split, tta)`
     onnx: OnnxInfo | None = None
+    int8: Int8Info | None = None
+    yardstick: Yardstick | None = None
 
     @property
     def temperature(self) -> float:
@@ -150,7 +227,9 @@ class ModelCard:
                    calibration=Calibration.from_dict(d.get("calibration", {})),
                    training=dict(d.get("training", {})), data=dict(d.get("data", {})), metrics_data=metrics_data,
                    metrics={k: SplitMetrics.from_dict(v) for k, v in metrics.items()},
-                   onnx=OnnxInfo.from_dict(d["onnx"]) if d.get("onnx") else None)
+                   onnx=OnnxInfo.from_dict(d["onnx"]) if d.get("onnx") else None,
+                   int8=Int8Info.from_dict(d["int8"]) if d.get("int8") else None,
+                   yardstick=Yardstick.from_dict(d["yardstick"]) if d.get("yardstick") else None)
 
     @classmethod
     def read(cls, path: str | Path) -> ModelCard:
@@ -170,6 +249,10 @@ class ModelCard:
             d["metrics"] = _drop_none({"data": self.metrics_data}) | {k: m.to_dict() for k, m in self.metrics.items()}
         if self.onnx is not None:
             d["onnx"] = self.onnx.to_dict()
+        if self.int8 is not None:
+            d["int8"] = self.int8.to_dict()
+        if self.yardstick is not None:
+            d["yardstick"] = self.yardstick.to_dict()
         return d
 
     def write(self, path: str | Path) -> None:
@@ -184,6 +267,12 @@ class ModelCard:
 
     def with_onnx(self, onnx: OnnxInfo | None) -> ModelCard:
         return replace(self, onnx=onnx)
+
+    def with_int8(self, int8: Int8Info | None) -> ModelCard:
+        return replace(self, int8=int8)
+
+    def with_yardstick(self, yardstick: Yardstick | None) -> ModelCard:
+        return replace(self, yardstick=yardstick)
 
     def renamed(self, name: str) -> ModelCard:
         return replace(self, name=name)
@@ -210,6 +299,14 @@ def onnx_path(weights_path: str | Path, card: ModelCard | None = None) -> Path:
     return p.with_name(p.name.removesuffix(".safetensors") + ".onnx")
 
 
+def int8_path(weights_path: str | Path, card: ModelCard | None = None) -> Path:
+    """The int8 graph beside a weights file: the card's `int8.graph.file`, else `<name>.int8.onnx`."""
+    p = Path(weights_path)
+    if card is not None and card.int8 is not None:
+        return p.with_name(card.int8.graph.file)
+    return p.with_name(p.name.removesuffix(".safetensors") + ".int8.onnx")
+
+
 def weights_path(name_or_path: str | Path) -> Path:
     """A shipped weights name ('fer2013_resnet_m') or a path to a .safetensors file."""
     p = Path(name_or_path)
@@ -222,6 +319,6 @@ def default_weights() -> Path:
     return weights_path(DEFAULT_WEIGHTS)
 
 
-def list_weights(folder: str | Path = WEIGHTS_DIR) -> list[str]:
-    """Names of the weights files that have a model card beside them."""
-    return sorted(p.stem for p in Path(folder).glob("*.safetensors") if card_path(p).is_file())
+def list_weights(folder: str | Path | None = None) -> list[str]:
+    """Names of the weights files that have a model card beside them (in weights/ by default)."""
+    return sorted(p.stem for p in Path(folder or WEIGHTS_DIR).glob("*.safetensors") if card_path(p).is_file())

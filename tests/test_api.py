@@ -20,6 +20,7 @@ pytest.importorskip("fastapi", reason="the api extra (fastapi, uvicorn, python-m
 httpx = pytest.importorskip("httpx", reason="httpx is not installed")
 
 from fer.api import ApiSettings
+from fer.weights import DEFAULT_WEIGHTS
 
 CLIP = DATA / "clips" / "fer_test_clip.mp4"
 needs_clip = pytest.mark.skipif(not CLIP.is_file(), reason=f"real clip not found at {CLIP} (see README: Data)")
@@ -75,12 +76,13 @@ def test_health_docs_and_models(api):
     from fer.weights import ModelCard, card_path, list_weights, weights_path
 
     listed = {m["name"]: m for m in api.get("/v1/models").json()["models"]}
-    assert set(listed) == set(list_weights()) and "fer2013_resnet_m" in listed
+    assert set(listed) == set(list_weights()) and DEFAULT_WEIGHTS in listed
     for name, m in listed.items():
         card = ModelCard.read(card_path(weights_path(name)))
         assert m["classes"] == list(card.labels)
         assert m["test_accuracy"] == card.metric("PrivateTest").accuracy
-    assert listed["fer2013_resnet_m"]["default"] and 0.6 < listed["fer2013_resnet_m"]["test_accuracy"] < 0.8
+    assert [n for n, m in listed.items() if m["default"]] == [DEFAULT_WEIGHTS]
+    assert 0.6 < listed[DEFAULT_WEIGHTS]["test_accuracy"] < 0.8
 
 
 # ------------------------------------------------------------------------------ images
@@ -96,7 +98,7 @@ def test_analyze_gives_the_same_json_as_the_cli(api, astronaut, tmp_path):
                    headers={"content-type": "application/octet-stream"})
     assert form.status_code == raw.status_code == 200, form.text
     doc = form.json()
-    assert doc["schema_version"] == 1 and doc["model"] == "fer2013_resnet_m" and doc["tta"] == "flip_zoom"
+    assert doc["schema_version"] == 1 and doc["model"] == DEFAULT_WEIGHTS and doc["tta"] == "flip_zoom"
     (image,) = doc["images"]
     assert image["file"] == "astronaut.png" and image["size"] == [512, 512] and image["error"] is None
     (face,) = image["faces"]

@@ -13,9 +13,19 @@ import pytest
 
 from fer.classifier import EmotionClassifier, softmax
 from fer.labels import FER2013_LABELS
-from fer.weights import DEFAULT_WEIGHTS, WEIGHTS_DIR, card_path, default_weights, list_weights, weights_path
+from fer.weights import (
+    DEFAULT_WEIGHTS,
+    WEIGHTS_DIR,
+    ModelCard,
+    card_path,
+    default_weights,
+    int8_path,
+    list_weights,
+    onnx_path,
+    weights_path,
+)
 
-SHIPPED = ["fer2013_resnet_m", "ferplus_resnet_m", "fer2013_cnn_small"]
+SHIPPED = ["joint_resnet_m", "fer2013_resnet_m", "ferplus_resnet_m", "fer2013_cnn_small"]
 
 
 def test_default_weights_ship_with_a_card():
@@ -51,7 +61,7 @@ def real_crops():
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_onnx_graph_matches_torch_network(name, real_crops):
-    onnx, torch_ = EmotionClassifier(name, backend="onnx"), EmotionClassifier(name, backend="torch")
+    onnx, torch_ = EmotionClassifier(name, backend="onnx", precision="float"), EmotionClassifier(name, backend="torch")
     assert onnx.backend == "onnx" and torch_.backend == "torch"
     a, b = onnx.predict_logits(real_crops), torch_.predict_logits(real_crops)
     assert np.abs(a - b).max() <= 1e-4
@@ -121,3 +131,41 @@ def test_graph_of_other_weights_is_not_used(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="fer.classifier"):
         assert EmotionClassifier(tmp_path / src.name).backend == "torch"
     assert "changed since" in caplog.text
+
+
+def test_default_runs_its_int8_graph_and_explains_with_the_float_one(real_crops):
+    auto, flt = EmotionClassifier(), EmotionClassifier(precision="float")
+    assert auto.precision == "int8" and flt.precision == "float"
+    a, b = auto.predict_proba(real_crops), flt.predict_proba(real_crops)
+    assert not np.allclose(a, b, atol=1e-6)  # another graph ...
+    assert (a.argmax(1) == b.argmax(1)).mean() >= 0.9 and np.abs(a - b).max() < 0.2  # ... the same reading
+    assert set(auto.outputs) == {"logits", "cam"}  # the activation maps come from the float graph
+    x = auto.preprocess(real_crops[:3])
+    for got, want in zip(auto.run(x, ("logits", "cam")), flt.run(x, ("logits", "cam"))):
+        assert np.allclose(got, want, atol=1e-5)
+
+
+def test_int8_runs_only_where_its_card_states_good_parity(tmp_path, caplog):
+    from dataclasses import replace
+
+    src = weights_path(DEFAULT_WEIGHTS)
+    card = ModelCard.read(card_path(src))
+    for f in (src, onnx_path(src, card), int8_path(src, card)):
+        shutil.copy(f, tmp_path / f.name)
+    w, cpath = tmp_path / src.name, tmp_path / card_path(src).name
+    card.with_int8(replace(card.int8, top1_agreement=0.97)).write(cpath)
+    assert EmotionClassifier(w).precision == "float"  # "auto" keeps the float graph ...
+    assert EmotionClassifier(w, precision="int8").precision == "int8"  # ... unless int8 is asked for
+    card.with_int8(None).write(cpath)
+    assert EmotionClassifier(w).precision == "float"
+    with pytest.raises(ValueError, match="no int8 graph"):
+        EmotionClassifier(w, precision="int8")
+    with pytest.raises(ValueError, match="CPU only"):
+        EmotionClassifier(backend="torch", precision="int8")
+    card.write(cpath)
+    (tmp_path / card.int8.graph.file).write_bytes(b"not this graph")
+    with pytest.raises(ValueError, match="changed since"):
+        EmotionClassifier(w, precision="int8")
+    with caplog.at_level(logging.WARNING, logger="fer.classifier"):
+        assert EmotionClassifier(w).precision == "float"
+    assert "int8 graph" in caplog.text and "changed since" in caplog.text

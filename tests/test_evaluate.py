@@ -195,3 +195,31 @@ def test_seven_class_view_leaves_contempt_out():
     p[0, FERPLUS_LABELS.index("neutral")] = 0.1
     v = seven_class_view(p, FERPLUS_LABELS)
     assert v.shape == (1, 7) and v[0, FER2013_LABELS.index("happy")] == pytest.approx(0.75)
+
+
+def test_yardstick_row_goes_into_a_shipped_models_card_and_the_app_says_it(tmp_path, monkeypatch):
+    """`compare --write-cards`: the row lands in the card (round trip) and in the sidebar's words."""
+    import shutil
+
+    import fer.weights
+    from fer.app.about import model_about
+    from fer.commands.compare import write_yardstick
+    from fer.weights import ModelCard, card_path, weights_path
+
+    src = weights_path("fer2013_cnn_small")
+    for f in (src, card_path(src)):
+        shutil.copy(f, tmp_path / f.name)
+    monkeypatch.setattr(fer.weights, "WEIGHTS_DIR", tmp_path)
+    row = {"model": "fer2013_cnn_small", "fer2013": {"n": 3589, "accuracy": 0.62214, "macro_f1": 0.517},
+           "wild": {"n": 1272, "accuracy": 0.4434, "macro_f1": 0.349},
+           "clips": {"face_frames": 563, "negative_share": 0.3, "uncertain_share": 0.25}}
+    assert write_yardstick(row, "today") and not write_yardstick({**row, "model": "/elsewhere/x.safetensors"}, "")
+    card = ModelCard.read(card_path(weights_path("fer2013_cnn_small")))
+    y = card.yardstick
+    assert y.domains["fer2013"].accuracy == 0.6221 and set(y.domains) == {"fer2013", "wild"}
+    assert (y.clip_face_frames, y.clips_negative_share, y.measured) == (563, 0.3, "today")
+    assert ModelCard.from_dict(card.to_dict()) == card
+    about = model_about("fer2013_cnn_small")
+    assert "On natural photos (news photos and film stills, faces found by the detector) about 44 times in 100" \
+        in about.accuracy_line()
+    assert any("natural photos 44.3%" in d and "30% of face-frames" in d for d in about.details)

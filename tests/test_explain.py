@@ -44,7 +44,7 @@ def test_unknown_target_and_overlay(crop, clf):
     assert img.shape == (192, 192, 3) and img.dtype == np.uint8
 
 
-@pytest.mark.parametrize("name", ["fer2013_resnet_m", "ferplus_resnet_m", "fer2013_cnn_small"])
+@pytest.mark.parametrize("name", ["joint_resnet_m", "fer2013_resnet_m", "ferplus_resnet_m", "fer2013_cnn_small"])
 def test_graph_maps_equal_torch_grad_cam(name, crop):
     """The graph's maps (head weights x feature maps, no gradients) against autograd Grad-CAM."""
     onnx = EmotionClassifier(name)
@@ -94,21 +94,33 @@ def test_graph_without_maps_falls_back_to_torch_and_says_so(crop, tmp_path, capl
     assert np.abs(got.heatmap - grad_cam(EmotionClassifier(w), crop, "sad").heatmap).max() <= 1e-4
 
 
+class _Flat:
+    """A network with no spatial maps (flatten, one linear layer): registered for the test below."""
+
+    @staticmethod
+    def build(num_classes, in_channels=1):
+        from torch import nn
+
+        return nn.Sequential(nn.Flatten(), nn.Linear(in_channels * 48 * 48, num_classes))
+
+
 def test_network_without_feature_maps_is_refused(crop, tmp_path, caplog):
-    """A transformer has no spatial maps: its graph has none, and Grad-CAM says why."""
+    """A network that does not end in maps + pooling: its graph has none, and Grad-CAM says why."""
     from fer.labels import FER2013_LABELS
-    from fer.models import create_model
+    from fer.models import ModelSpec, create_model, list_models, register
     from fer.models.export import export_onnx
     from fer.models.state import load_model, save_weights
 
-    save_weights(create_model("vit_tiny", 7), tmp_path / "vit.safetensors")
-    model = load_model("vit_tiny", 7, tmp_path / "vit.safetensors")  # the fp16 values, as publish does
-    card = ModelCard("vit", "vit_tiny", FER2013_LABELS, 48, 1, (0.5,), (0.25,))
+    if "test_flat" not in list_models():
+        register(ModelSpec("test_flat", _Flat.build, description="flatten + linear (tests only)"))
+    save_weights(create_model("test_flat", 7), tmp_path / "flat.safetensors")
+    model = load_model("test_flat", 7, tmp_path / "flat.safetensors")  # the fp16 values, as publish does
+    card = ModelCard("flat", "test_flat", FER2013_LABELS, 48, 1, (0.5,), (0.25,))
     with caplog.at_level(logging.WARNING, logger="fer.models.export"):
-        card = card.with_onnx(export_onnx(model, card, tmp_path / "vit.safetensors", tmp_path / "vit.onnx"))
+        card = card.with_onnx(export_onnx(model, card, tmp_path / "flat.safetensors", tmp_path / "flat.onnx"))
     assert card.onnx.outputs == ("logits",) and "global average pooling" in caplog.text
-    card.write(tmp_path / "vit.json")
-    vit = EmotionClassifier(tmp_path / "vit.safetensors")
-    assert vit.backend == "onnx"
+    card.write(tmp_path / "flat.json")
+    flat = EmotionClassifier(tmp_path / "flat.safetensors")
+    assert flat.backend == "onnx"
     with pytest.raises(ValueError, match="convolutional"):
-        grad_cam(vit, crop)
+        grad_cam(flat, crop)

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from fer.schema import SCHEMA_VERSION, FacesReport, ImageResult, analyze_image, model_name
+from fer.weights import DEFAULT_WEIGHTS
 
 FACE_KEYS = {"box", "score", "landmarks", "label", "confidence", "probs", "track_id"}
 
@@ -19,7 +20,7 @@ def test_document_shape_is_versioned_and_plain_json(recognizer, astronaut):
     doc = FacesReport(model_name(recognizer), tuple(recognizer.labels), "none", (ok, bad)).to_dict()
     assert json.loads(json.dumps(doc, allow_nan=False)) == doc  # strict JSON, no NaN
     assert doc["schema_version"] == SCHEMA_VERSION == 1
-    assert doc["model"] == "fer2013_resnet_m" and "/" not in doc["model"]  # a name, never a server path
+    assert doc["model"] == DEFAULT_WEIGHTS and "/" not in doc["model"]  # a name, never a server path
     assert doc["labels"] == list(recognizer.labels) and doc["tta"] == "none"
     good, failed = doc["images"]
     assert set(good) == set(failed) == {"file", "size", "faces", "error", "annotated"}

@@ -118,14 +118,17 @@ def test_publish_ships_a_run_as_weights_graph_and_card(tmp_path):
     assert clf.backend == "onnx"
     acc = float((clf.predict_proba(test.images).argmax(1) == test.labels).mean())
     assert card.metric("PrivateTest").accuracy == pytest.approx(acc, abs=1e-4) and card.metric("PrivateTest").n == 24
+    q = card.int8  # the int8 copy, with its parity on PublicTest in the card
+    assert (tmp_path / "weights" / q.graph.file).is_file() and q.n == 24 and q.parity_split == "PublicTest"
+    assert q.float_accuracy == card.metric("PublicTest").accuracy
 
 
 # --- the joint recipe: a FER-2013 head and a FER+ head, distillation, live-path degradations ---
 
 def publish_data(folder, test) -> list[str]:
-    """`test` as a fer2013.csv (PublicTest and PrivateTest rows) and an empty weights folder in
-    `folder`: `publish`'s --data and --dest arguments."""
-    rows = [f"{y},{' '.join(map(str, img.ravel()))},{split}" for split in ("PublicTest", "PrivateTest")
+    """`test` as a fer2013.csv (Training rows to calibrate the int8 graph on, PublicTest and
+    PrivateTest rows) and an empty weights folder in `folder`: `publish`'s --data and --dest."""
+    rows = [f"{y},{' '.join(map(str, img.ravel()))},{split}" for split in ("Training", "PublicTest", "PrivateTest")
             for img, y in zip(test.images, test.labels)]
     (folder / "fer2013.csv").write_text("emotion,pixels,Usage\n" + "\n".join(rows) + "\n")
     (folder / "weights").mkdir()

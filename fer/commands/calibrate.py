@@ -34,7 +34,7 @@ def run(args) -> int:
     )
     from fer.weights import Calibration, card_path
 
-    clf = EmotionClassifier(args.weights)
+    clf = EmotionClassifier(args.weights, precision="float")  # one temperature, fitted on the model
     data = args.data or str(DEFAULT_DATA / dataset_of(clf.labels))
     faces, _ = load_eval_data(data, args.split, clf.labels)
     logits = clf.predict_logits(faces.images)

@@ -42,6 +42,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="real clips (*.mp4) for the negative and 'uncertain' shares of the live pipeline ('' to leave out)")
     p.add_argument("--max-frames", type=int, default=None, help="frames per clip (default: all)")
     p.add_argument("--default", default=None, help="today's default model, for --select (default: the shipped default)")
+    p.add_argument("--precision", default="auto", choices=["auto", "float", "int8"],
+                   help="each model's graph: auto (int8 where its card's parity is good, as users get it)")
+    p.add_argument("--write-cards", action="store_true",
+                   help="write each shipped model's yardstick row into its card (the app's sidebar shows it)")
     p.add_argument("--select", action="store_true", help="apply the selection rule and name the winner")
     p.add_argument("--json", help="write the table as JSON")
     p.add_argument("--markdown", help="write the table as Markdown")
@@ -76,7 +80,7 @@ def _markdown(rows: list[dict]) -> str:
              "wild accuracy | wild macro-F1 | ms/face (CPU, batch 1) |", "|" + "---|" * 10]
     for r in rows:
         t, w = r["test"], r.get("wild") or {}
-        cells = [r["model"], r["test_split"], pct(t["accuracy"]), num(t["macro_f1"], ".3f"),
+        cells = [_shown(r), r["test_split"], pct(t["accuracy"]), num(t["macro_f1"], ".3f"),
                  num(t["recall_disgust"], ".2f"), num(t["recall_fear"], ".2f"), num(t["ece"], ".3f"),
                  pct(w.get("accuracy")), num(w.get("macro_f1"), ".3f"), f"{r['ms_per_face']:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
@@ -114,14 +118,14 @@ def domain_report(clf, faces, seven: bool):
     return predictions_report(faces, labels, probs.argmax(1), probs)
 
 
-def clip_shares(name: str, clips: list[Path], max_frames: int | None) -> dict:
+def clip_shares(clf, clips: list[Path], max_frames: int | None) -> dict:
     """Negative and 'uncertain' shares of face-frames over the clips, as the live pipeline shows them."""
     from fer.evaluate import uncertain_share
     from fer.pipeline import EmotionPipeline, PipelineConfig
     from fer.recognizer import EmotionRecognizer
     from fer.video import iter_frames
 
-    pipeline = EmotionPipeline(EmotionRecognizer(name), PipelineConfig())
+    pipeline = EmotionPipeline(EmotionRecognizer(classifier=clf), PipelineConfig())
     per = [uncertain_share(pipeline, iter_frames(c, max_frames=max_frames), clip=c.name).to_dict() for c in clips]
     n = sum(r["face_frames"] for r in per)
     return {"face_frames": n, "negative_share": sum(r["negative"] for r in per) / n if n else None,
@@ -146,6 +150,32 @@ def select_default(rows: list[dict], default: str) -> dict:
                     f"no domain's accuracy more than {SELECT_MAX_DROP:.0%} below {default}'s"}
 
 
+def write_yardstick(row: dict, measured: str) -> bool:
+    """Put one yardstick row into the card of a model in weights/; False for other models."""
+    from fer.weights import DomainScore, ModelCard, Yardstick, card_path, list_weights, weights_path
+
+    if row["model"] not in list_weights():
+        return False
+    clips = row.get("clips") or {}
+    y = Yardstick(domains={d: DomainScore(row[d]["n"], round(row[d]["accuracy"], 4), round(row[d]["macro_f1"], 4))
+                           for d in DOMAINS if row.get(d)},
+                  clips_negative_share=_rounded(clips.get("negative_share")),
+                  clips_uncertain_share=_rounded(clips.get("uncertain_share")),
+                  clip_face_frames=clips.get("face_frames"), measured=measured)
+    path = card_path(weights_path(row["model"]))
+    ModelCard.read(path).with_yardstick(y).write(path)
+    return True
+
+
+def _rounded(v: float | None) -> float | None:
+    return None if v is None else round(v, 4)
+
+
+def _shown(row: dict) -> str:
+    """A row's model as the tables name it: the int8 graph says so."""
+    return row["model"] + (" (int8)" if row.get("precision") == "int8" else "")
+
+
 def _yardstick_markdown(rows: list[dict]) -> str:
     def cell(d):
         return "-" if not d else f"{d['accuracy']:.1%} / {d['macro_f1']:.3f}"
@@ -158,7 +188,7 @@ def _yardstick_markdown(rows: list[dict]) -> str:
     lines = [header, "|" + "---|" * 6]
     for r in rows:
         c = r.get("clips") or {}
-        lines.append(f"| {r['model']} | {cell(r.get('fer2013'))} | {cell(r.get('ferplus'))} | {cell(r.get('wild'))} | "
+        lines.append(f"| {_shown(r)} | {cell(r.get('fer2013'))} | {cell(r.get('ferplus'))} | {cell(r.get('wild'))} | "
                      f"{share(c.get('negative_share'))} | {share(c.get('uncertain_share'))} |")
     return "\n".join(lines)
 
@@ -187,13 +217,14 @@ def run(args) -> int:
     rows = []
     for name in names:
         for tta in policies:
-            clf = EmotionClassifier(name, tta=tta)
+            clf = EmotionClassifier(name, tta=tta, precision=args.precision)
             dataset = dataset_of(clf.labels)
             key = (dataset, clf.labels)
             if key not in cache:
                 cache[key] = load_eval_data(test_data[dataset], args.split, clf.labels)[0]
             test, _ = evaluate(clf, cache[key])
             row = {"model": name + ("" if tta == "none" else f" + {tta} TTA"), "weights": name, "tta": tta,
+                   "precision": clf.precision,
                    "test_split": f"{DATASET_NAMES[dataset]} {args.split}", "test": _summary(test),
                    "params_m": sum(p.numel() for p in clf.model.parameters()) / 1e6,
                    "ms_per_face": _ms_per_face(clf.predict_proba, cache[key].images[:1]),
@@ -209,8 +240,8 @@ def run(args) -> int:
     ferplus_ok = Path(args.ferplus).is_dir()
     clips = sorted(Path(args.clips).glob("*.mp4")) if args.clips and Path(args.clips).is_dir() else []
     for name in names:
-        clf = EmotionClassifier(name)
-        row = {"model": name}
+        clf = EmotionClassifier(name, precision=args.precision)
+        row = {"model": name, "precision": clf.precision}
         for domain, root in (("fer2013", args.data), ("ferplus", args.ferplus if ferplus_ok else None)):
             if root is None:
                 continue
@@ -223,7 +254,7 @@ def run(args) -> int:
         if wild is not None:
             row["wild"] = _summary(domain_report(clf, wild, True))
         if clips:
-            row["clips"] = clip_shares(name, clips, args.max_frames)
+            row["clips"] = clip_shares(clf, clips, args.max_frames)
         yard.append(row)
         print(json.dumps({"yardstick": name, **{d: round(row[d]["accuracy"], 4) for d in DOMAINS if d in row},
                           **({"negative_share": row["clips"]["negative_share"],
@@ -257,6 +288,13 @@ def run(args) -> int:
     print(f"\nyardstick (one view; accuracy / macro-F1)\n{yard_table}")
     if selection:
         print(f"selection rule: {selection['rule']}\n-> {selection['winner']}")
+    if args.write_cards:
+        import datetime
+
+        measured = (f"python -m fer compare --tta none --split {args.split} (precision {args.precision}), "
+                    f"{datetime.date.today().isoformat()}")
+        written = [r["model"] for r in yard if write_yardstick(r, measured)]
+        print(f"yardstick written into the cards of: {', '.join(written) or 'none (no shipped model compared)'}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(

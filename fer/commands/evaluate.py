@@ -24,6 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="FER+: keep faces whose top emotion has more than this share of the votes "
                         "(0.5: a strict majority, as in the FERPlus reference code; default 0: every face)")
     p.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"])
+    p.add_argument("--precision", default="auto", choices=["auto", "float", "int8"],
+                   help="the graph to run: auto (int8 where the card's parity is good, as users get it)")
     p.add_argument("--json", help="write the report as JSON here")
     p.add_argument("--confusion-png", help="confusion-matrix PNG (default: beside --json)")
 
@@ -33,7 +35,7 @@ def run(args) -> int:
     from fer.evaluate import detecting_reader, evaluate, load_eval_data
     from fer.metrics import save_confusion_png
 
-    clf = EmotionClassifier(args.weights, backend=args.backend, tta=args.tta)
+    clf = EmotionClassifier(args.weights, backend=args.backend, tta=args.tta, precision=args.precision)
     reader = None
     if args.detect:
         from fer.detection import FaceDetector
@@ -43,9 +45,11 @@ def run(args) -> int:
     report, _ = evaluate(clf, faces)
     report.extra.update({"data": str(args.data), "layout": layout,
                          "split": args.split if layout != "class_folders" else None,
-                         "weights": str(clf.weights_path), "tta": args.tta, "detect": args.detect,
+                         "weights": str(clf.weights_path), "precision": clf.precision, "tta": args.tta,
+                         "detect": args.detect,
                          "min_agreement": args.min_agreement})
-    print(f"{clf.card.name} on {args.data} ({layout}{', ' + args.split if layout != 'class_folders' else ''})")
+    print(f"{clf.card.name} ({clf.precision}) on {args.data} "
+          f"({layout}{', ' + args.split if layout != 'class_folders' else ''})")
     print(report.to_text())
     if faces.skipped:
         print("skipped: " + ", ".join(f"{k}={v}" for k, v in faces.skipped.items()))

@@ -2,8 +2,12 @@
 loads, write the model card, and add the test-split metrics (reported once, after model
 selection on the validation split).
 
-`--onnx-only NAME` re-exports the graph of weights already in weights/ (metrics unchanged):
+`--onnx-only NAME` re-exports the graphs of weights already in weights/ (metrics unchanged):
 the classifier never exports at start-up, so a weights file without its graph runs on torch.
+
+Each model also gets an int8 graph (static quantisation calibrated on training faces, parity
+with the float model measured on PublicTest and written into the card); the runtime runs it
+where that parity meets the targets. `--no-int8` leaves it out.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a joint run (--task joint): which model to make of its two heads: 'fer2013', 'ferplus' "
                         "(8 classes) or 'blend:W' (7 classes: W x the FER-2013 head + (1 - W) x the FER+ head)")
     p.add_argument("--onnx-only", action="store_true",
-                   help="only (re)write the ONNX graph and the card's onnx section of shipped weights")
+                   help="only (re)write the ONNX graphs and the card's onnx and int8 sections of shipped weights")
+    p.add_argument("--no-int8", action="store_true", help="write no int8 graph (and drop the card's int8 section)")
 
 
 def write_onnx(weights: Path):
@@ -43,6 +48,41 @@ def write_onnx(weights: Path):
     return card
 
 
+def write_int8(weights: Path, data: str | None):
+    """Quantise the graph beside `weights` to int8, check parity, record both in the card."""
+    from fer.evaluate import load_eval_data
+    from fer.labels import dataset_of
+    from fer.models.quantize import quantize_weights
+    from fer.weights import ModelCard, card_path
+
+    card = ModelCard.read(card_path(weights))
+    data = data or str(DEFAULT_DATA / dataset_of(card.labels))
+    train = load_eval_data(data, "Training", card.labels)[0]
+    val = load_eval_data(data, "PublicTest", card.labels)[0]
+    card = card.with_int8(quantize_weights(weights, train, val))
+    card.write(card_path(weights))
+    q = card.int8
+    print(f"wrote {q.graph.file}: top-1 agreement {q.top1_agreement:.2%} with the float graph, accuracy "
+          f"{q.int8_accuracy:.2%} vs {q.float_accuracy:.2%} on {q.parity_split} "
+          f"({'used' if q.parity_ok else 'NOT used: parity misses the targets'})")
+    return card
+
+
+def drop_int8(weights: Path) -> None:
+    from fer.weights import ModelCard, card_path, int8_path
+
+    card = ModelCard.read(card_path(weights))
+    int8_path(weights, card).unlink(missing_ok=True)
+    card.with_int8(None).write(card_path(weights))
+
+
+def int8_step(weights: Path, args) -> None:
+    if args.no_int8:
+        drop_int8(weights)
+    else:
+        write_int8(weights, args.data)
+
+
 def evaluate_card(weights: Path, data: str | None):
     """The card beside `weights` with PublicTest and PrivateTest metrics for every TTA policy."""
     from fer.classifier import EmotionClassifier
@@ -51,7 +91,7 @@ def evaluate_card(weights: Path, data: str | None):
     from fer.tta import TTA_POLICIES
     from fer.weights import SplitMetrics, metric_key
 
-    clf = EmotionClassifier(weights)
+    clf = EmotionClassifier(weights, precision="float")  # the model's own figures; int8 has its parity
     task = dataset_of(clf.labels)
     data = data or str(DEFAULT_DATA / task)
     metrics = {}
@@ -110,6 +150,7 @@ def run(args) -> int:
             if not path.is_file():
                 raise FileNotFoundError(f"weights not found: {path}")
             write_onnx(path)
+            int8_step(path, args)
         return 0
     if len(args.run) != 1:
         raise ValueError("publish takes one run folder at a time (several names only with --onnx-only)")
@@ -129,5 +170,6 @@ def run(args) -> int:
     card.write(card_path(dest))
     write_onnx(dest)
     evaluate_card(dest, args.data).write(card_path(dest))
+    int8_step(dest, args)
     print(f"wrote {dest} and its .onnx and .json")
     return 0

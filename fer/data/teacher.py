@@ -40,7 +40,7 @@ def teacher_probs(images: np.ndarray, weights: str | Path, tta: str = "flip",
     if path.is_file():
         with np.load(path) as z:
             return z["probs"]
-    clf = EmotionClassifier(wpath, tta=tta)
+    clf = EmotionClassifier(wpath, tta=tta, precision="float")
     t = time.time()
     probs = clf.predict_proba(images, tta=tta)
     log.info("teacher %s (%s) on %d faces: %.0f s", wpath.stem, tta, len(images), time.time() - t)

@@ -5,7 +5,8 @@ inference, Conv+BatchNorm folding), and quantised statically: int8 weights per o
 uint8 activations whose ranges are calibrated on real aligned training faces. Weights use 7 bits
 (`reduce_range`), which CPUs without VNNI (AVX2's u8 x s8 multiply-add saturates at 16 bits) need
 for exact integer arithmetic. `parity` checks a quantised graph against the float model: top-1
-agreement and accuracy on labelled faces.
+agreement and accuracy on labelled faces; `quantize_weights` does both for a weights file and
+returns the card's `int8` section (`python -m fer publish` calls it).
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+from fer.weights import Int8Info, ModelCard, OnnxInfo, card_path, int8_path, sha256_of
+
+CALIBRATION_FACES = 512
 
 
 def _normalise(images: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
@@ -98,3 +103,22 @@ def parity(model: nn.Module, graph: str | Path, faces: np.ndarray, labels: np.nd
     a, b = ref.numpy().argmax(1), q.argmax(1)
     return Parity(n=len(x), top1_agreement=float((a == b).mean()), float_accuracy=float((a == labels).mean()),
                   int8_accuracy=float((b == labels).mean()))
+
+
+def quantize_weights(weights: str | Path, train, val, val_split: str = "PublicTest", seed: int = 0) -> Int8Info:
+    """Write `<name>.int8.onnx` beside `weights`, calibrated on `CALIBRATION_FACES` faces drawn
+    from `train` and checked on `val` (fer.data.FaceArrays in the model's label order)."""
+    from fer.models.export import OPSET
+    from fer.models.state import load_model
+
+    weights = Path(weights)
+    card = ModelCard.read(card_path(weights))
+    model = load_model(card.architecture, len(card.labels), weights)
+    n = min(CALIBRATION_FACES, len(train))
+    calib = train.images[np.random.default_rng(seed).choice(len(train), n, replace=False)]
+    out = quantize_int8(model, calib, int8_path(weights), card.mean, card.std)
+    p = parity(model, out, val.images, val.labels, card.mean, card.std)
+    return Int8Info(graph=OnnxInfo(file=out.name, sha256=sha256_of(out), opset=OPSET, outputs=("logits",)),
+                    calibrated_on=f"{n} training faces (seed {seed})", parity_split=val_split, n=p.n,
+                    top1_agreement=round(p.top1_agreement, 4), float_accuracy=round(p.float_accuracy, 4),
+                    int8_accuracy=round(p.int8_accuracy, 4))
