@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 # Optional packages -> the extra that installs them, for the message when a command needs one.
 EXTRAS = {"torch": "train", "torchvision": "train", "facenet_pytorch": "train", "safetensors": "train",
-          "sklearn": "train", "skimage": "train", "onnx": "train", "streamlit": "app", "fastapi": "api",
+          "sklearn": "train", "skimage": "train", "onnx": "train", "timm": "train", "streamlit": "app", "fastapi": "api",
           "uvicorn": "api", "multipart": "api", "ray": "ray"}
 
 

@@ -40,11 +40,12 @@ class TrainConfig:
     weight_decay: float = 0.05
     optimizer: str = "adamw"  # sgd | adamw
     schedule: str = "onecycle"  # onecycle | cosine
+    warmup_epochs: float | None = None  # LR warm-up; None: onecycle's 15% of the run, none before cosine
     label_smoothing: float = 0.1
     imbalance: str = "none"  # none | class_weights | focal | oversample
     imbalance_power: float = 0.5  # 1 = inverse frequency, 0.5 = its square root (milder)
     focal_gamma: float = 2.0
-    soft_targets: bool = False  # FER+ vote distributions as targets
+    soft_targets: bool = False  # train on `soft`: FER+ votes, or FER-2013 labels mixed with teachers
     ema_decay: float = 0.999
     rotate_deg: float = 15.0
     scale: float = 0.15
@@ -57,7 +58,9 @@ class TrainConfig:
     # Joint recipe (fer.data.targets): the output is several heads side by side, each trained on
     # its own block of the soft targets (e.g. (7, 8): a FER-2013 head and a FER+ head).
     heads: tuple[int, ...] | None = None
-    distill: float = 0.0  # the teachers' share of each soft target (recorded here, applied by fer.data.targets)
+    # The teachers' share of each soft target (recorded here, applied by fer.data.targets): the joint
+    # recipe, or the FER-2013 task with soft targets (labels mixed with the teachers' distributions).
+    distill: float = 0.0
     teachers: tuple[str, ...] = ()  # their names, for the card
     degrade: float = 0.0  # probability of each live-path degradation per face (fer.data.augment)
 
@@ -99,14 +102,15 @@ def init_heads_from(model: nn.Module, weights: str | Path, heads: tuple[int, ...
     model.load_state_dict({**own, HEAD_WEIGHT: w, HEAD_BIAS: b})
 
 
-def use_amp(cfg_amp: bool, device: torch.device) -> bool:
-    """bf16 autocast on CUDA, and on CPUs with native bf16 (AMX/AVX-512 BF16), where it halves step time."""
+def use_amp(cfg_amp: bool, device: torch.device, cpu_bf16: bool = True) -> bool:
+    """bf16 autocast on CUDA, and on CPUs with native bf16 (AMX/AVX-512 BF16), where it halves step
+    time, unless the architecture says otherwise (`ModelSpec.cpu_bf16`)."""
     if not cfg_amp:
         return False
     if device.type == "cuda":
         return True
     try:
-        return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        return device.type == "cpu" and cpu_bf16 and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
 
@@ -115,6 +119,25 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+def lr_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, steps: int):
+    """Per-step LR schedule. Transformers trained from scratch want a longer warm-up (DeiT: 5 of
+    300 epochs; here ~5 of 50) than the ResNet recipe's default."""
+    lrs = torch.optim.lr_scheduler
+    warm = cfg.warmup_epochs
+    if cfg.schedule == "onecycle":
+        pct = 0.15 if warm is None else warm / cfg.epochs
+        if not 0 < pct < 1:
+            raise ValueError(f"onecycle needs a warm-up shorter than the run: {warm} of {cfg.epochs} epochs")
+        return lrs.OneCycleLR(opt, cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps, pct_start=pct)
+    n_warm = round((warm or 0) * steps)
+    if n_warm <= 0:
+        return lrs.CosineAnnealingLR(opt, cfg.epochs * steps)
+    if n_warm >= cfg.epochs * steps:
+        raise ValueError(f"the warm-up ({warm} epochs) must be shorter than the run ({cfg.epochs})")
+    return lrs.SequentialLR(opt, [lrs.LinearLR(opt, 0.01, 1.0, n_warm),
+                                  lrs.CosineAnnealingLR(opt, cfg.epochs * steps - n_warm)], [n_warm])
 
 
 def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
@@ -235,20 +258,18 @@ def train(cfg: TrainConfig, train_set: FaceArrays, val_set: FaceArrays, out_dir:
     else:
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = math.ceil(len(train_set) / cfg.batch_size)
-    if cfg.schedule == "onecycle":
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps,
-                                                    pct_start=0.15)
-    else:
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs * steps)
+    sched = lr_schedule(opt, cfg, steps)
 
     images = torch.from_numpy(train_set.images).to(device)
     labels = torch.from_numpy(train_set.labels).to(device)
-    soft = torch.from_numpy(train_set.soft).to(device) if cfg.soft_targets and train_set.soft is not None else None
+    if cfg.soft_targets and train_set.soft is None:
+        raise ValueError("soft_targets is set but the training set has none")
+    soft = torch.from_numpy(train_set.soft).to(device) if cfg.soft_targets else None
     cw = class_weights(train_set.labels, n_classes, cfg.imbalance_power)
     weight = torch.from_numpy(cw).to(device)
     sample_w = torch.from_numpy(cw[train_set.labels]).to(device)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    amp = use_amp(cfg.amp, device)
+    amp = use_amp(cfg.amp, device, spec.cpu_bf16)
 
     start, best, history, resized = 0, {"val_acc": -1.0}, [], []
     ckpt = out_dir / "last.pt"
@@ -355,7 +376,7 @@ def load_checkpoint(path: Path, device: torch.device) -> dict:
 def training_card(cfg: TrainConfig, spec, labels: tuple[str, ...], n_train: int, best: dict, epochs_run: int,
                   resized: list[dict] | None = None) -> ModelCard:
     """The model card as training leaves it; calibration, publishing and evaluation add their sections."""
-    task = "joint" if cfg.heads else "ferplus" if cfg.soft_targets else "fer2013"
+    task = "joint" if cfg.heads else "ferplus" if cfg.soft_targets and not cfg.teachers else "fer2013"
     selected = ("mean PublicTest accuracy of the heads (each on its own labels), EMA weights" if cfg.heads
                 else "PublicTest accuracy of the EMA weights")
     return ModelCard(
@@ -380,11 +401,12 @@ def measure_epoch_seconds(cfg: TrainConfig, train_set: FaceArrays, n_val: int, s
     soft = None
     if cfg.soft_targets and train_set.soft is not None:
         soft = torch.from_numpy(train_set.soft[: cfg.batch_size * 4]).to(device)
+    amp = use_amp(cfg.amp, device, spec.cpu_bf16)
 
     def step(i):
         sl = slice((i % 4) * cfg.batch_size, (i % 4 + 1) * cfg.batch_size)
         x = normalise(augment(images[sl].float().div(255).unsqueeze(1), cfg, gen), spec.mean, spec.std)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp(cfg.amp, device)):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             logits = model(x.contiguous(memory_format=torch.channels_last)).float()
         loss = loss_fn(logits, soft[sl], cfg, None) if soft is not None else F.cross_entropy(logits, labels[sl])
         opt.zero_grad()

@@ -94,14 +94,11 @@ def test_graph_without_maps_falls_back_to_torch_and_says_so(crop, tmp_path, capl
     assert np.abs(got.heatmap - grad_cam(EmotionClassifier(w), crop, "sad").heatmap).max() <= 1e-4
 
 
-class _Flat:
-    """A network with no spatial maps (flatten, one linear layer): registered for the test below."""
+def _flat(num_classes, in_channels=1):
+    """A network with no spatial maps (flatten, one linear layer), registered for the test below."""
+    from torch import nn
 
-    @staticmethod
-    def build(num_classes, in_channels=1):
-        from torch import nn
-
-        return nn.Sequential(nn.Flatten(), nn.Linear(in_channels * 48 * 48, num_classes))
+    return nn.Sequential(nn.Flatten(), nn.Linear(in_channels * 48 * 48, num_classes))
 
 
 def test_network_without_feature_maps_is_refused(crop, tmp_path, caplog):
@@ -112,7 +109,7 @@ def test_network_without_feature_maps_is_refused(crop, tmp_path, caplog):
     from fer.models.state import load_model, save_weights
 
     if "test_flat" not in list_models():
-        register(ModelSpec("test_flat", _Flat.build, description="flatten + linear (tests only)"))
+        register(ModelSpec("test_flat", _flat, description="flatten + linear (tests only)"))
     save_weights(create_model("test_flat", 7), tmp_path / "flat.safetensors")
     model = load_model("test_flat", 7, tmp_path / "flat.safetensors")  # the fp16 values, as publish does
     card = ModelCard("flat", "test_flat", FER2013_LABELS, 48, 1, (0.5,), (0.25,))

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WHEELHOUSE = ROOT / ".whl"
 CLIP = dataset_dir("clips") / "fer_test_clip.mp4"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-TRAINING_ONLY = ("torch", "torchvision", "facenet-pytorch", "safetensors", "scikit-learn", "onnx")
+TRAINING_ONLY = ("torch", "torchvision", "facenet-pytorch", "safetensors", "scikit-learn", "onnx", "timm")
 
 
 def run(cmd, **kw) -> subprocess.CompletedProcess:

@@ -18,7 +18,7 @@ from fer.data.locations import dataset_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = dataset_dir("clips") / "fer_test_clip.mp4"
-HEAVY = ("torch", "torchvision", "facenet_pytorch")
+HEAVY = ("torch", "torchvision", "facenet_pytorch", "timm")
 
 # Appended to each snippet: which heavy modules got loaded, and a result to check the work was done.
 REPORT = """

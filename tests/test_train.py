@@ -279,3 +279,85 @@ def test_resume_can_resize_the_run_to_the_time_left(tmp_path):
     assert ModelCard.read(tmp_path / "a" / "best.json").training.get("resized") in (None, done["resized"])
     with pytest.raises(ValueError, match="more than"):
         train(TrainConfig(**{**cfg.__dict__, "epochs": 1}), data, data, tmp_path / "b", resume=True, progress=False)
+
+
+# --- distillation on the plain FER-2013 task, and the warm-up ---
+
+def test_distilled_targets_mix_labels_with_teachers():
+    from fer.data.targets import distilled_targets, teachers_fer2013
+
+    p7 = np.full((2, 7), 1 / 7, np.float32)
+    p8 = np.zeros((2, 8), np.float32)
+    p8[:, 7] = 0.5  # contempt, which FER-2013 lacks: left out, the rest renormalised
+    p8[:, 3] = 0.5
+    teacher = teachers_fer2013(p7, p8)
+    assert np.allclose(teacher[:, 3], (1 / 7 + 1) / 2) and np.allclose(teacher.sum(1), 1)
+    t = distilled_targets(np.array([0, 3]), teacher, 0.25)
+    assert np.allclose(t.sum(1), 1) and np.allclose(t[0], 0.75 * np.eye(7)[0] + 0.25 * teacher[0])
+    with pytest.raises(ValueError):
+        teachers_fer2013(np.ones((2, 5)))
+
+
+def test_fer2013_student_follows_its_teacher(tmp_path):
+    """distill=1 with a teacher that swaps the two toy classes: the student learns the teacher, not
+    the labels (the soft targets really drive the FER-2013 task), and its card says so."""
+    from dataclasses import replace
+
+    from fer.data.targets import distilled_targets
+
+    data = _toy()
+    swapped = np.eye(7, dtype=np.float32)[np.where(data.labels == 0, 3, 0)]
+    cfg = TrainConfig(model="cnn_small", epochs=3, batch_size=32, lr=1e-2, weight_decay=0.0, erase_p=0.0,
+                      rotate_deg=0, scale=0, shift=0, ema_decay=0.5, device="cpu", soft_targets=True,
+                      label_smoothing=0.0, distill=1.0, teachers=("swapped",))
+    done = train(cfg, replace(data, soft=distilled_targets(data.labels, swapped, 1.0)), data, tmp_path,
+                 progress=False)
+    assert done["history"][-1]["val_acc"] < 0.2, done["history"]  # scored on the labels the teacher contradicts
+    card = ModelCard.read(tmp_path / "best.json")
+    assert card.name == "fer2013_cnn_small" and card.training["recipe"]["teachers"] == ["swapped"]
+
+
+def test_train_command_distils_a_shipped_teacher_on_fer2013(tmp_path, capsys):
+    """`fer train --task fer2013 --distill`: the shipped CNN's outputs on the training faces,
+    computed once into the cache and recorded in the card."""
+    from fer.classifier import EmotionClassifier
+    from fer.cli import main
+
+    data = _toy(64)
+    csv = publish_data(tmp_path, data)[1]
+    common = ["train", "--task", "fer2013", "--data", csv, "--model", "cnn_small", "--epochs", "1",
+              "--batch-size", "32", "--device", "cpu", "--teachers", "fer2013_resnet_m",
+              "--teacher-cache", str(tmp_path / "cache"), "--quiet"]
+    assert main([*common, "--distill", "0.5", "--out", str(tmp_path / "run")]) == 0
+    (cached,) = (tmp_path / "cache").glob("fer2013_resnet_m-flip-*.npz")
+    with np.load(cached) as z:
+        expected = EmotionClassifier("fer2013_resnet_m", precision="float").predict_proba(data.images, tta="flip")
+        assert np.allclose(z["probs"], expected, atol=1e-5)
+    card = ModelCard.read(tmp_path / "run" / "best.json")
+    assert card.name == "fer2013_cnn_small" and card.labels == FER2013_LABELS
+    assert card.training["recipe"]["distill"] == 0.5 and card.training["recipe"]["teachers"] == ["fer2013_resnet_m"]
+    assert main([*common, "--task", "joint", "--distill", "0.5", "--out", str(tmp_path / "joint")]) == 2
+    assert "two --teachers" in capsys.readouterr().err
+
+
+def test_warmup_option_sets_the_rise_of_each_schedule():
+    from fer.train import lr_schedule
+
+    def lrs(**kw):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        sched = lr_schedule(opt, TrainConfig(lr=1.0, epochs=10, **kw), steps=10)
+        out = []
+        for _ in range(100):
+            out.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        return np.array(out)
+
+    assert lrs(schedule="onecycle").argmax() == 14  # the default: 15% of the run
+    assert lrs(schedule="onecycle", warmup_epochs=5).argmax() == 49
+    assert lrs(schedule="cosine")[0] == 1.0  # no warm-up unless asked
+    cos = lrs(schedule="cosine", warmup_epochs=3)
+    assert cos[0] == pytest.approx(0.01) and cos.argmax() == 30 and np.all(np.diff(cos[:31]) > 0)
+    assert np.all(np.diff(cos[30:]) <= 0)
+    with pytest.raises(ValueError):
+        lrs(schedule="onecycle", warmup_epochs=10)

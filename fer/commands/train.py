@@ -12,6 +12,7 @@ HELP = "train a classifier (FER-2013, FER+, or both heads jointly with distillat
 
 JOINT_PACK = Path.home() / ".cache" / "fer-runs" / "fer_pack.npz"
 TEACHERS = ("fer2013_resnet_m", "ferplus_resnet_m")
+TEACHER_CACHE = Path.home() / ".cache" / "fer-runs" / "teachers"  # = fer.data.teacher.DEFAULT_CACHE
 
 
 def _joint_data(args):
@@ -29,19 +30,40 @@ def _joint_data(args):
         print(f"building {pack} (FER-2013 + matched FER+ votes)", flush=True)
         build_pack(Path(args.data), Path(args.ferplus), pack, ("Training", "PublicTest"))
     train_set, val_set = load_pack(pack, "Training", "joint"), load_pack(pack, "PublicTest", "joint")
-    p7, p8 = (teacher_probs(train_set.images, name, tta=args.teacher_tta) for name in args.teachers)
+    p7, p8 = (teacher_probs(train_set.images, name, tta=args.teacher_tta, cache_dir=args.teacher_cache)
+              for name in args.teachers)
     soft = joint_targets(train_set.labels, train_set.soft, teacher_ensemble(p7, p8), p8, args.distill,
                          args.label_smoothing)
     return (replace(train_set, soft=soft, label_names=JOINT_LABELS),
             replace(val_set, soft=validation_targets(val_set.labels, val_set.soft), label_names=JOINT_LABELS))
 
 
+def _distilled(train_set, args):
+    """FER-2013 faces whose targets mix their labels with the teachers' outputs (computed once,
+    cached, on the un-augmented faces): soft-target distillation of a shipped CNN into the student."""
+    from dataclasses import replace
+
+    from fer.data.targets import distilled_targets, teachers_fer2013
+    from fer.data.teacher import teacher_probs
+
+    probs = [teacher_probs(train_set.images, name, tta=args.teacher_tta, cache_dir=args.teacher_cache)
+             for name in args.teachers]
+    soft = distilled_targets(train_set.labels, teachers_fer2013(*probs), args.distill)
+    return replace(train_set, soft=soft)
+
+
 def _load_training_data(args):
+    """Train/validation arrays for the task (`--distill`: with the teachers' soft targets)."""
+    if args.task == "joint":
+        return _joint_data(args)
+    train_set, val_set = _plain_data(args)
+    return (_distilled(train_set, args) if args.distill else train_set), val_set
+
+
+def _plain_data(args):
     """Train/validation arrays from a pack, the FER-2013 folders, FER+ folders or fer2013.csv."""
     from fer.data import load_fer2013_csv, load_fer2013_folder, load_ferplus
 
-    if args.task == "joint":
-        return _joint_data(args)
     if args.pack:
         from fer.data.pack import load_pack
 
@@ -62,18 +84,22 @@ def run(args) -> int:
     joint = args.task == "joint"
     if joint and args.imbalance != "none":
         raise ValueError("--task joint trains on soft targets: --imbalance is not supported")
-    if not joint and args.distill:
-        raise ValueError("--distill needs --task joint")
+    if args.distill and args.task == "ferplus":
+        raise ValueError("--distill needs --task fer2013 or joint")
+    if joint and len(args.teachers) != 2:
+        raise ValueError("--task joint needs two --teachers: a 7-class and an 8-class model")
+    distilled = not joint and args.distill > 0
     from fer.data.targets import head_sizes
 
     cfg = TrainConfig(
         model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         weight_decay=args.weight_decay, optimizer=args.optimizer, schedule=args.schedule,
         label_smoothing=args.label_smoothing, imbalance=args.imbalance,
-        imbalance_power=args.imbalance_power, soft_targets=args.task in ("ferplus", "joint"),
+        imbalance_power=args.imbalance_power, soft_targets=args.task in ("ferplus", "joint") or distilled,
+        warmup_epochs=args.warmup,
         seed=args.seed, device=args.device, init=args.init, degrade=args.degrade,
-        heads=head_sizes() if joint else None, distill=args.distill if joint else 0.0,
-        teachers=tuple(args.teachers) if joint and args.distill else (),
+        heads=head_sizes() if joint else None, distill=args.distill,
+        teachers=tuple(args.teachers) if args.distill else (),
     )
     if not args.quiet:  # the per-epoch lines are fer.train's log; show them unless asked not to
         import logging
@@ -107,10 +133,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "`publish --head` makes a 7- or 8-class model of it)")
     p.add_argument("--ferplus", default=str(DEFAULT_DATA / "ferplus"), help="FER+ root (--task joint)")
     p.add_argument("--distill", type=float, default=0.0,
-                   help="--task joint: the teachers' share of each target (0: labels and votes only)")
-    p.add_argument("--teachers", nargs=2, default=list(TEACHERS), metavar=("FER2013", "FERPLUS"),
-                   help="--task joint: the 7-class and the 8-class teacher (names in weights/ or paths)")
+                   help="--task fer2013 or joint: the teachers' share of each target (0: labels only)")
+    p.add_argument("--teachers", nargs="+", default=list(TEACHERS), metavar="W",
+                   help="names in weights/ or paths; --task joint: the 7-class and the 8-class teacher; "
+                        "--task fer2013: one or more, their FER-2013 distributions averaged")
     p.add_argument("--teacher-tta", default="flip", help="test-time augmentation of the teachers (computed once, cached)")
+    p.add_argument("--teacher-cache", default=str(TEACHER_CACHE), help="where the teachers' outputs are cached")
     p.add_argument("--degrade", type=float, default=0.0,
                    help="probability of each live-path degradation per face (head turn, occluder, motion "
                         "blur, low resolution, low light, JPEG; fer.data.augment)")
@@ -122,6 +150,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--optimizer", choices=["sgd", "adamw"], default=d.optimizer)
     p.add_argument("--schedule", choices=["onecycle", "cosine"], default=d.schedule)
+    p.add_argument("--warmup", type=float, metavar="EPOCHS", help="LR warm-up (default: 15%% of the run with "
+                   "onecycle, none with cosine); a ViT from scratch wants ~5")
     p.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
     p.add_argument("--imbalance", choices=["none", "class_weights", "focal", "oversample"], default=d.imbalance)
     p.add_argument("--imbalance-power", type=float, default=d.imbalance_power)

@@ -6,6 +6,7 @@ Every FER-2013 training face carries two targets, side by side in one (N, 7 + 8)
 - the FER+ head (8 classes): its ten annotators' vote distribution, mixed with the FER+ teacher's;
   a face without FER+ votes (top vote unknown / not a face) takes the teacher's alone.
 `distill` is the teacher's share of each target (0: labels and votes only).
+The plain FER-2013 task can be distilled the same way (`distilled_targets`): one 7-class head.
 """
 
 from __future__ import annotations
@@ -32,6 +33,24 @@ def ferplus_to_fer2013(p8: np.ndarray) -> np.ndarray:
 def teacher_ensemble(p_fer2013: np.ndarray, p_ferplus: np.ndarray) -> np.ndarray:
     """The mean of the FER-2013 model's and the FER+ model's (mapped to 7 classes) distributions."""
     return ((np.asarray(p_fer2013, np.float32) + ferplus_to_fer2013(p_ferplus)) / 2).astype(np.float32)
+
+
+def teachers_fer2013(*probs: np.ndarray) -> np.ndarray:
+    """The mean of teachers' distributions over the 7 FER-2013 classes (an 8-class FER+ teacher
+    without contempt, renormalised)."""
+    k7, k8 = len(FER2013_LABELS), len(FERPLUS_LABELS)
+    if not probs or any(p.shape[1] not in (k7, k8) for p in probs):
+        raise ValueError(f"teachers must give {k7} (FER-2013) or {k8} (FER+) classes")
+    return np.mean([p if p.shape[1] == k7 else ferplus_to_fer2013(p) for p in probs], 0).astype(np.float32)
+
+
+def distilled_targets(labels: np.ndarray, teacher: np.ndarray, distill: float) -> np.ndarray:
+    """(N, 7) targets for the FER-2013 task: (1 - `distill`) x one-hot label + `distill` x the
+    teachers' distribution (soft-target distillation; the loss adds label smoothing)."""
+    if not 0.0 <= distill <= 1.0:
+        raise ValueError(f"distill must be in [0, 1], not {distill}")
+    hard = np.eye(len(FER2013_LABELS), dtype=np.float32)[labels]
+    return ((1 - distill) * hard + distill * np.asarray(teacher, np.float32)).astype(np.float32)
 
 
 def joint_targets(labels: np.ndarray, votes: np.ndarray, teacher7: np.ndarray | None = None,

@@ -20,6 +20,7 @@ class ModelSpec:
     std: tuple[float, ...] = (0.25,)
     description: str = ""
     defaults: dict = field(default_factory=dict)
+    cpu_bf16: bool = True  # bf16 autocast when training on CPUs that have it (False: slower there)
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
