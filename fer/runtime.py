@@ -36,6 +36,13 @@ def threads() -> int:
     return _threads if _threads is not None else default_threads()
 
 
+def training_threads() -> int:
+    """Threads for training: the `set_threads` value where one was given (`--threads 1` beside
+    other work: two spinning threads on two busy cores wait on each other, 3-100x slower steps),
+    else every core this process may use (training alone wants throughput)."""
+    return _threads if _threads is not None else available_cores()
+
+
 def set_threads(n: int | None) -> int:
     """Size every pool the library uses to `n` threads (None: back to the default); returns it."""
     global _threads

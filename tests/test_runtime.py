@@ -38,3 +38,17 @@ def test_pools_follow_the_library_whatever_the_environment_says():
     assert out.returncode == 0, out.stderr
     threads, cv_threads, ort_threads = map(int, out.stdout.split())
     assert threads == runtime.default_threads() == cv_threads == ort_threads
+
+
+def test_training_uses_every_core_unless_told_otherwise(tmp_path):
+    """`fer train` sizes torch's pool itself: all cores alone (whatever the pool was before),
+    `--threads N` beside other work (two spinning threads on two busy cores wait on each other)."""
+    if runtime.available_cores() < 2:
+        pytest.skip("one core: every setting gives one thread")
+    code = ("import sys, torch\nfrom fer.cli import main\ntorch.set_num_threads(1)\n"
+            f"rc = main(sys.argv[1:] + ['train', '--data', {str(tmp_path / 'missing')!r}, '--out', {str(tmp_path)!r}])\n"
+            "print(rc, torch.get_num_threads())\n")
+    for extra, want in (([], runtime.available_cores()), (["--threads", "1"], 1)):
+        out = subprocess.run([sys.executable, "-c", code, *extra], capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split()[-2:] == ["2", str(want)]  # usage error (no data), after sizing the pool

@@ -79,7 +79,12 @@ def _plain_data(args):
 def run(args) -> int:
     import time
 
+    import torch
+
+    from fer.runtime import training_threads
     from fer.train import TrainConfig, measure_epoch_seconds, train
+
+    torch.set_num_threads(training_threads())  # torch is loaded only now: --threads reaches it here
 
     joint = args.task == "joint"
     if joint and args.imbalance != "none":
