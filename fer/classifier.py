@@ -20,7 +20,16 @@ from pathlib import Path
 import numpy as np
 
 from fer.tta import merge_views, tta_views
-from fer.weights import ModelCard, OnnxInfo, card_path, default_weights, int8_path, onnx_path, sha256_of, weights_path
+from fer.weights import (
+    ModelCard,
+    OnnxInfo,
+    card_path,
+    default_weights,
+    int8_path,
+    onnx_path,
+    sha256_of,
+    weights_path,
+)
 
 log = logging.getLogger(__name__)
 

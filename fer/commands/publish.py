@@ -57,7 +57,11 @@ def write_int8(weights: Path, data: str | None):
 
     card = ModelCard.read(card_path(weights))
     data = data or str(DEFAULT_DATA / dataset_of(card.labels))
-    train = load_eval_data(data, "Training", card.labels)[0]
+    try:
+        train = load_eval_data(data, "Training", card.labels)[0]
+    except (ValueError, FileNotFoundError) as e:
+        raise ValueError(f"the int8 graph is calibrated on training faces, and {data} has none ({e}); "
+                         "pass --no-int8 to publish without it") from e
     val = load_eval_data(data, "PublicTest", card.labels)[0]
     card = card.with_int8(quantize_weights(weights, train, val))
     card.write(card_path(weights))
