@@ -222,14 +222,18 @@ def test_live_panel_reads_like_the_video(page):
     try:
         start_stream(p, camera)
         p.get_by_text(PANEL).first.wait_for(timeout=60_000)
-        looks = []  # the panel's readings against the video's tags, as faces come and go in the
-        for _ in range(120):  # clip (one face, then four)
+        # The panel's readings against the video's tags, as faces come and go in the clip (one
+        # face, then four). 40 readings, not 20: the default's labels sit near the 'uncertain'
+        # threshold on these faces, and a label shown for a frame or two can miss the samples:
+        # with 20 (one miss allowed), two such misses failed one CI run with a training job beside it.
+        looks = []
+        for _ in range(240):
             looks.append(look(p, camera))
             checks, failures = agreement(looks)
-            if checks >= 20:
+            if checks >= 40:
                 break
             p.wait_for_timeout(250)
-        assert checks >= 20 and agrees(checks, failures), (checks, failures)
+        assert checks >= 40 and agrees(checks, failures), (checks, failures)
         assert p.get_by_text("Follow").count() >= 1
         assert p.locator('[data-testid="stMetricDelta"]').count() == 0
         p.locator(".js-plotly-plot .bars").first.wait_for(timeout=60_000)
