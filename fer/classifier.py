@@ -84,6 +84,8 @@ class EmotionClassifier:
         elif backend == "onnx" and device != "cpu":
             raise ValueError(f"the ONNX backend runs on the CPU only, not on {device!r}")
         self.backend = "onnx" if self.session is not None else "torch"
+        # read once: `run` picks a graph by these names on every call (the live path's hot loop)
+        self._session_outputs = tuple(o.name for o in self.session.get_outputs()) if self.session else ()
         if self.backend == "torch":
             self._load_model()  # now: a missing torch should fail here, not on the first frame
 
@@ -163,16 +165,14 @@ class EmotionClassifier:
     def outputs(self) -> tuple[str, ...]:
         """Names of the outputs `run` can return ("logits", and "cam" where the float graph has
         activation maps)."""
-        if self.session is None:
-            return ()
-        names = [o.name for o in self.session.get_outputs()]
+        names = self._session_outputs
         if self.precision == "int8" and self.card.onnx is not None:
-            names += [n for n in self.card.onnx.outputs if n not in names]
-        return tuple(names)
+            names += tuple(n for n in self.card.onnx.outputs if n not in names)
+        return names
 
     def _session_for(self, outputs: tuple[str, ...]):
         """The int8 graph where it has every output asked for, else the float graph."""
-        if all(n in {o.name for o in self.session.get_outputs()} for n in outputs):
+        if all(n in self._session_outputs for n in outputs):
             return self.session
         with self._model_lock:
             if self._float_session is None:

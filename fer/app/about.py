@@ -97,7 +97,7 @@ def model_about(name: str) -> ModelAbout:
 
 def yardstick_line(y) -> str:
     """The card's `fer compare` yardstick in one line (seven classes, one view)."""
-    names = {"fer2013": "FER-2013", "ferplus": "FER+", "wild": "natural photos"}
+    names = {**DATASET_NAMES, "wild": "natural photos"}
     scores = ", ".join(f"{names[k]} {v.accuracy:.1%}" for k, v in y.domains.items())
     line = f"Every model's yardstick (7 classes, one view): {scores}"
     if y.clips_negative_share is not None:
