@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from fer.labels import UNCERTAIN_BELOW
 from fer.recognizer import EmotionRecognizer, largest_faces
 from fer.results import Face, FaceEmotion, FrameResult, StageTimings
 from fer.scenecut import SceneCutDetector
@@ -27,6 +28,10 @@ class PipelineConfig:
     detect_every: int = 3  # run MTCNN on every k-th frame; 1 = every frame
     half_life_s: float = 0.5
     switch_margin: float = 0.1
+    # The 'uncertain' threshold the page shows labels with, and its hysteresis band (smoothing only).
+    uncertain_below: float = UNCERTAIN_BELOW
+    uncertain_margin: float = 0.1
+    min_hold_s: float = 0.4  # a shown label stays at least this long (it cannot be read otherwise)
     smoothing: bool = True
     # New faces are shown after a few detections in a row; lost ones keep their id a while.
     tracking: TrackerConfig = field(default_factory=TrackerConfig)
@@ -50,7 +55,10 @@ class EmotionPipeline:
 
     def __post_init__(self):
         self.tracker = IoUTracker(self.config.tracking)
-        self.smoother = EmotionSmoother(self.config.half_life_s, self.config.switch_margin)
+        self.smoother = EmotionSmoother(self.config.half_life_s, self.config.switch_margin,
+                                        uncertain_below=self.config.uncertain_below,
+                                        uncertain_margin=self.config.uncertain_margin,
+                                        min_hold_s=self.config.min_hold_s)
         self.cuts = SceneCutDetector()
         self.reset()
 
@@ -69,6 +77,12 @@ class EmotionPipeline:
         (the live loop's load control calls this when the CPU is short or free again)."""
         self.config = replace(self.config, detect_every=detect_every, detect_side=detect_side,
                               recheck_score=recheck_score)
+
+    def set_uncertain_below(self, threshold: float) -> None:
+        """Follow the page's 'uncertain' threshold, keeping tracks and smoothing state (a slider
+        moved on the page must not restart the faces' ids)."""
+        self.config = replace(self.config, uncertain_below=threshold)
+        self.smoother.uncertain_below = threshold
 
     def follow_size(self, frame: np.ndarray) -> None:
         """Frames of one stream may change size mid-way (WebRTC adapts the resolution to the CPU

@@ -36,6 +36,16 @@ class Face:
 
 
 @dataclass(frozen=True)
+class UncertainHold:
+    """A smoother's decision, with hysteresis, whether a tracked face reads as 'uncertain' at
+    `threshold`: a confidence hovering at the threshold would otherwise flip the shown label
+    between an emotion and 'uncertain' every few frames."""
+
+    threshold: float
+    uncertain: bool
+
+
+@dataclass(frozen=True)
 class FaceEmotion:
     """A face plus its emotion probabilities (label -> probability, summing to 1).
 
@@ -52,6 +62,7 @@ class FaceEmotion:
     label: str
     track_id: int | None = None
     raw_probs: dict[str, float] | None = None  # None: `probs` are this frame's own (not smoothed)
+    hold: UncertainHold | None = None  # set by a smoother that knows the threshold
 
     @classmethod
     def from_face(cls, face: Face, labels: tuple[str, ...], probs: np.ndarray,
@@ -73,8 +84,13 @@ class FaceEmotion:
         return self.raw_probs if self.raw_probs is not None else self.probs
 
     def shown_label(self, uncertain_below: float) -> str:
-        """The label to show: 'uncertain' when the top probability is below the threshold."""
-        return self.label if self.confidence >= uncertain_below else "uncertain"
+        """The label to show: 'uncertain' when the top probability is below the threshold, or,
+        where a smoother held the decision at this same threshold, the smoother's decision."""
+        if self.hold is not None and self.hold.threshold == uncertain_below:
+            uncertain = self.hold.uncertain
+        else:
+            uncertain = self.confidence < uncertain_below
+        return "uncertain" if uncertain else self.label
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         return sorted(self.probs.items(), key=lambda kv: -kv[1])[:k]

@@ -170,3 +170,20 @@ def test_the_live_worker_caps_faces_per_frame(astronaut):
         assert len(w.latest.faces) == 2
     finally:
         w.close()
+
+
+def test_moving_the_uncertain_slider_keeps_the_tracks():
+    """The threshold reaches the smoother (its hysteresis band sits around it) without a new
+    pipeline: a slider moved mid-stream must not give the faces new ids."""
+    from dataclasses import replace
+
+    from fer.live.worker import _Analyser
+
+    analyser, spec = _Analyser(), AnalyserSpec(DEFAULT_WEIGHTS)
+    analyser.configure(spec)
+    pipeline = analyser.pipeline
+    analyser.configure(replace(spec, pipeline=replace(spec.pipeline, uncertain_below=0.6)))
+    assert analyser.pipeline is pipeline
+    assert pipeline.smoother.uncertain_below == pipeline.config.uncertain_below == 0.6
+    analyser.configure(replace(spec, pipeline=replace(spec.pipeline, half_life_s=1.0)))
+    assert analyser.pipeline is not pipeline  # other pipeline settings still rebuild it

@@ -100,3 +100,55 @@ def test_untracked_faces_pass_through_unchanged():
     s = EmotionSmoother()
     f = face("fear", track_id=None)
     assert s.update([f], 0.0)[0] is f
+
+
+def hovering(s: EmotionSmoother, n: int, fps: float, top: float, swing: float) -> list[FaceEmotion]:
+    """Happy's probability alternating top +- swing every frame (the rest spread evenly)."""
+    return [s.update([face("happy", top + (swing if i % 2 else -swing))], i / fps)[0] for i in range(n)]
+
+
+def test_a_confidence_hovering_at_the_uncertain_threshold_does_not_flicker():
+    plain = EmotionSmoother(half_life_s=0.0)  # no smoothing, no hysteresis: the flicker it prevents
+    assert {f.shown_label(0.4) for f in hovering(plain, 20, 30, 0.4, 0.03)} == {"happy", "uncertain"}
+    held = EmotionSmoother(half_life_s=0.05, uncertain_below=0.4, uncertain_margin=0.1)
+    assert len({f.shown_label(0.4) for f in hovering(held, 60, 30, 0.4, 0.03)}) == 1
+
+
+def test_uncertain_comes_and_goes_once_the_confidence_is_past_the_band():
+    s = EmotionSmoother(half_life_s=0.05, uncertain_below=0.4, uncertain_margin=0.1, min_hold_s=0.0)
+    sure = [s.update([face("happy", 0.8)], i / 30)[0] for i in range(30)]
+    low = [s.update([face("happy", 0.3)], 1 + i / 30)[0] for i in range(30)]
+    high = [s.update([face("happy", 0.5)], 2 + i / 30)[0] for i in range(30)]
+    assert sure[-1].shown_label(0.4) == "happy"
+    assert low[-1].shown_label(0.4) == "uncertain"
+    assert high[-1].shown_label(0.4) == "happy"
+
+
+def test_another_threshold_than_the_smoothers_gets_the_plain_rule():
+    """The page's threshold rules: a hold decided at another threshold is not applied."""
+    s = EmotionSmoother(half_life_s=0.05, uncertain_below=0.4)
+    f = [s.update([face("happy", 0.42)], i / 30)[0] for i in range(30)][-1]
+    assert f.shown_label(0.5) == "uncertain" and f.shown_label(0.3) == "happy"
+
+
+def test_a_shown_label_stays_at_least_the_minimum_hold():
+    """Labels that would change every frame are shown for at least `min_hold_s` each."""
+    s = EmotionSmoother(half_life_s=0.01, switch_margin=0.0, uncertain_below=0.4, min_hold_s=0.4)
+    fps = 30
+    shown = [(i / fps, s.update([face(lab)], i / fps)[0].shown_label(0.4))
+             for i, lab in enumerate(["happy", "sad"][i % 2] for i in range(90))]
+    changes = [t for (t, a), (_, b) in zip(shown, shown[1:]) if a != b]
+    assert changes, "the labels should still change"
+    assert all(b - a >= 0.4 - 1e-9 for a, b in zip(changes, changes[1:]))
+
+
+def test_the_first_change_comes_without_delay_from_the_hold():
+    """The hold keeps a label up, it does not delay the first change (no added latency)."""
+    assert switch_time(30) == pytest.approx(
+        switch_time_with(EmotionSmoother(half_life_s=0.5, switch_margin=0.1, min_hold_s=0.0), 30))
+
+
+def switch_time_with(s: EmotionSmoother, fps: float) -> float:
+    out = run(s, ["neutral"] * int(2 * fps) + ["happy"] * int(5 * fps), fps)
+    first = next(i for i, f in enumerate(out) if i >= 2 * fps and f.label == "happy")
+    return (first - 2 * fps) / fps

@@ -22,10 +22,12 @@ from fer.pipeline import PipelineConfig
 from fer.results import FaceEmotion
 
 # The one rule behind the label, said where the label and the chart can seem to disagree.
+_RULES = PipelineConfig()
 LABEL_RULE = ("The label is the expression of the tag on the video. It follows the smoothed "
               "probabilities of the chart, and changes only when another expression leads by "
-              f"{100 * PipelineConfig().switch_margin:.0f} percentage points, so that it does not flicker; below the sidebar's "
-              "threshold it reads Uncertain.")
+              f"{100 * _RULES.switch_margin:.0f} percentage points; below the sidebar's threshold it reads "
+              f"Uncertain, and turns so or back only {50 * _RULES.uncertain_margin:.0f} points past it; a label "
+              f"stays at least {_RULES.min_hold_s:.1f} s. So it does not flicker.")
 LARGEST = 0  # the selector's "follow the largest face" choice (track ids start at 1)
 CHART_HEIGHT = 300
 

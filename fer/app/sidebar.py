@@ -30,7 +30,7 @@ class AppSettings:
 
     def pipeline_config(self) -> PipelineConfig:
         return PipelineConfig(detect_every=self.detect_every, half_life_s=self.half_life_s,
-                              smoothing=self.half_life_s > 0)
+                              smoothing=self.half_life_s > 0, uncertain_below=self.uncertain_below)
 
 
 def weight_choices() -> list[str]:

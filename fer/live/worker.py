@@ -214,11 +214,13 @@ class _Analyser:
         recognizer = self.models.recognizer(AnalysisSettings(
             model=spec.weights, max_faces=spec.max_faces,
             detector=DetectorConfig(min_score=spec.min_score, min_face_size=spec.min_face_size)))
-        if self.pipeline is None or old is None or old.pipeline != spec.pipeline:
+        threshold = spec.pipeline.uncertain_below
+        if self.pipeline is None or old is None or replace(old.pipeline, uncertain_below=threshold) != spec.pipeline:
             self.pipeline = EmotionPipeline(recognizer, spec.pipeline)
             self.control = LoadController()
         else:  # thresholds only: keep tracks and smoothing
             self.pipeline.recognizer = recognizer
+            self.pipeline.set_uncertain_below(threshold)
         self._apply_level()
 
     def _apply_level(self) -> Workload:
