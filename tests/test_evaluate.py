@@ -186,7 +186,7 @@ def test_selection_rule_takes_the_best_mean_f1_that_loses_no_domain_by_more_than
 
 
 def test_seven_class_view_leaves_contempt_out():
-    from fer.commands.compare import seven_class_view
+    from fer.ensemble import seven_class_view
     from fer.labels import FER2013_LABELS, FERPLUS_LABELS
 
     p = np.zeros((1, 8), np.float32)

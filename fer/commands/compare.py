@@ -47,6 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--write-cards", action="store_true",
                    help="write each shipped model's yardstick row into its card (the app's sidebar shows it)")
     p.add_argument("--select", action="store_true", help="apply the selection rule and name the winner")
+    p.add_argument("--ensembles", action="store_true",
+                   help="also rows for the best 2- and 3-model logit ensembles of the compared models "
+                        "(by the selection score; never the default: one model runs everywhere)")
     p.add_argument("--json", help="write the table as JSON")
     p.add_argument("--markdown", help="write the table as Markdown")
 
@@ -91,31 +94,55 @@ SELECT_MAX_DROP = 0.01  # a candidate may be at most one point below the default
 DOMAINS = ("fer2013", "ferplus", "wild")
 
 
-def seven_class_view(probs, labels: tuple[str, ...]):
-    """Probabilities over the seven FER-2013 classes (an 8-class model's contempt left out, the rest
-    renormalised), for data labelled in those seven."""
+def domain_probs(clf, faces, seven: bool):
+    """(faces in the scored labels, probabilities) with one view; `seven`: in the FER-2013 classes
+    (data without contempt)."""
     import numpy as np
 
+    from fer.ensemble import seven_class_view
+    from fer.evaluate import to_model_labels
     from fer.labels import FER2013_LABELS
 
-    idx = [labels.index(k) for k in FER2013_LABELS]
-    p = np.asarray(probs)[:, idx]
-    return p / np.maximum(p.sum(1, keepdims=True), 1e-12)
+    faces = to_model_labels(faces, FER2013_LABELS if seven else clf.labels)
+    probs = clf.predict_proba(faces.images, tta="none") if len(faces) else np.zeros((0, len(clf.labels)), np.float32)
+    return faces, seven_class_view(probs, clf.labels) if seven else probs
 
 
 def domain_report(clf, faces, seven: bool):
     """One view; `seven`: score in the FER-2013 classes (data without contempt)."""
-    import numpy as np
-
-    from fer.evaluate import predictions_report, to_model_labels
+    from fer.evaluate import predictions_report
     from fer.labels import FER2013_LABELS
 
-    labels = FER2013_LABELS if seven else clf.labels
-    faces = to_model_labels(faces, labels)
-    probs = clf.predict_proba(faces.images, tta="none") if len(faces) else np.zeros((0, len(clf.labels)), np.float32)
-    if seven:
-        probs = seven_class_view(probs, clf.labels)
-    return predictions_report(faces, labels, probs.argmax(1), probs)
+    faces, probs = domain_probs(clf, faces, seven)
+    return predictions_report(faces, FER2013_LABELS if seven else clf.labels, probs.argmax(1), probs)
+
+
+def ensemble_rows(yard: list[dict], probs: dict[str, dict[str, tuple]], sizes=(2, 3)) -> tuple[list[dict], list[dict]]:
+    """Every 2- and 3-model logit ensemble of the compared models on the labelled domains, from the
+    members' cached 7-class probabilities: (the best of each size, by the selection score, as
+    yardstick rows; every ensemble's score)."""
+    from itertools import combinations
+
+    from fer.ensemble import ensemble_name, mean_log_probs
+    from fer.evaluate import predictions_report
+    from fer.labels import FER2013_LABELS
+
+    names = [r["model"] for r in yard if r["model"] in probs]
+    scored = []
+    for k in sizes:
+        for members in combinations(names, k):
+            row = {"model": ensemble_name(members), "members": list(members)}
+            for domain in DOMAINS:
+                if all(domain in probs[m] for m in members):
+                    faces = probs[members[0]][domain][0]
+                    p = mean_log_probs([probs[m][domain][1] for m in members])
+                    row[domain] = _summary(predictions_report(faces, FER2013_LABELS, p.argmax(1), p))
+            f1 = [row[d]["macro_f1"] for d in DOMAINS if row.get(d)]
+            row["score"] = sum(f1) / len(f1) if f1 else None
+            scored.append(row)
+    best = [max((r for r in scored if len(r["members"]) == k and r["score"] is not None),
+                key=lambda r: r["score"], default=None) for k in sizes]
+    return [r for r in best if r is not None], [{"members": r["members"], "score": r["score"]} for r in scored]
 
 
 def clip_shares(clf, clips: list[Path], max_frames: int | None) -> dict:
@@ -183,13 +210,18 @@ def _yardstick_markdown(rows: list[dict]) -> str:
     def share(v):
         return "-" if v is None else f"{v:.1%}"
 
+    def num(v, f):
+        return "-" if v is None else format(v, f)
+
     header = ("| model | FER-2013 PrivateTest | FER+ PrivateTest | wild photos (whole pipeline) | "
-              "clips: negative | clips: uncertain |")
-    lines = [header, "|" + "---|" * 6]
+              "clips: negative | clips: uncertain | ECE (FER-2013) | params (M) | ms/face |")
+    lines = [header, "|" + "---|" * 9]
     for r in rows:
         c = r.get("clips") or {}
         lines.append(f"| {_shown(r)} | {cell(r.get('fer2013'))} | {cell(r.get('ferplus'))} | {cell(r.get('wild'))} | "
-                     f"{share(c.get('negative_share'))} | {share(c.get('uncertain_share'))} |")
+                     f"{share(c.get('negative_share'))} | {share(c.get('uncertain_share'))} | "
+                     f"{num((r.get('fer2013') or {}).get('ece'), '.3f')} | {num(r.get('params_m'), '.2f')} | "
+                     f"{num(r.get('ms_per_face'), '.2f')} |")
     return "\n".join(lines)
 
 
@@ -237,6 +269,8 @@ def run(args) -> int:
                               "test_accuracy": round(test.accuracy, 4), "wild_accuracy": wild_acc}),
                   flush=True)
     yard = []  # the yardstick: every model, one view, every domain
+    member_probs: dict[str, dict[str, tuple]] = {}  # model -> domain -> (faces, 7-class probs)
+    timed = {r["weights"]: r for r in rows if r["tta"] == "none"}
     ferplus_ok = Path(args.ferplus).is_dir()
     clips = sorted(Path(args.clips).glob("*.mp4")) if args.clips and Path(args.clips).is_dir() else []
     for name in names:
@@ -250,20 +284,41 @@ def run(args) -> int:
                 from fer.labels import FERPLUS_LABELS
 
                 cache[key] = load_eval_data(root, args.split, FERPLUS_LABELS if domain == "ferplus" else FER2013_LABELS)[0]
-            row[domain] = _summary(domain_report(clf, cache[key], seven=True))
+            member_probs.setdefault(name, {})[domain] = domain_probs(clf, cache[key], seven=True)
         if wild is not None:
-            row["wild"] = _summary(domain_report(clf, wild, True))
+            member_probs.setdefault(name, {})["wild"] = domain_probs(clf, wild, seven=True)
+        for domain, (faces7, p7) in member_probs.get(name, {}).items():
+            row[domain] = _summary(predictions_report(faces7, FER2013_LABELS, p7.argmax(1), p7))
+        if name in timed:
+            row["params_m"], row["ms_per_face"] = timed[name]["params_m"], timed[name]["ms_per_face"]
         if clips:
             row["clips"] = clip_shares(clf, clips, args.max_frames)
         yard.append(row)
         print(json.dumps({"yardstick": name, **{d: round(row[d]["accuracy"], 4) for d in DOMAINS if d in row},
                           **({"negative_share": row["clips"]["negative_share"],
                               "uncertain_share": row["clips"]["uncertain_share"]} if clips else {})}), flush=True)
+    ensembles = None
+    if args.ensembles:
+        from fer.ensemble import EnsembleClassifier
+
+        best, ensembles = ensemble_rows(yard, member_probs)
+        crop = next(iter(member_probs.values()))["fer2013"][0].images[:1] if member_probs else None
+        for row in best:
+            ens = EnsembleClassifier.of(row["members"], precision=args.precision)
+            row["precision"] = ens.precision
+            row["params_m"] = sum(timed[m]["params_m"] for m in row["members"] if m in timed)
+            if crop is not None:
+                row["ms_per_face"] = _ms_per_face(ens.predict_proba, crop)
+            if clips:
+                row["clips"] = clip_shares(ens, clips, args.max_frames)
+            print(json.dumps({"yardstick": row["model"], "score": round(row["score"], 4),
+                              **{d: round(row[d]["accuracy"], 4) for d in DOMAINS if d in row}}), flush=True)
+        yard.extend(best)
     selection = None
     if args.select:
         from fer.weights import DEFAULT_WEIGHTS
 
-        selection = select_default(yard, args.default or DEFAULT_WEIGHTS)
+        selection = select_default([r for r in yard if "members" not in r], args.default or DEFAULT_WEIGHTS)
     if Path(args.baseline).is_file():
         from fer.baseline import HogSvm
 
@@ -301,7 +356,7 @@ def run(args) -> int:
             {"split": args.split, "data": test_data, "wild": args.wild or None,
              "wild_photos": None if wild is None else len(wild) + len(wild.no_face),
              "wild_no_face": None if wild is None else wild.no_face_names, "rows": rows,
-             "yardstick": yard, "selection": selection}, indent=1))
+             "yardstick": yard, "ensembles": ensembles, "selection": selection}, indent=1))
     if args.markdown:
         Path(args.markdown).write_text(table + "\n\n" + yard_table + "\n")
     return 0
