@@ -2,7 +2,7 @@
 batch 1, one thread, one view, each through `EmotionClassifier` as the runtime opens it; the two
 take turns in rounds so that a change in the machine's load hits both alike.
 
-    .venv/bin/python benchmarks/bench_int8.py [--weights fer2013_resnet_m] [--faces 500] \
+    .venv/bin/python benchmarks/bench_int8.py [--weights joint_resnet_m] [--faces 500] \
         [--rounds 10] [--json OUT]
 
 `python -m fer publish NAME --onnx-only` writes the int8 graph and its parity into the card.
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from fer.labels import FER2013_LABELS
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--weights", default="fer2013_resnet_m", help="a model whose card has an int8 graph")
+    ap.add_argument("--weights", default="joint_resnet_m", help="a model whose card has an int8 graph")
     ap.add_argument("--faces", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--json", type=Path)

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainConfig:
-    # Defaults: the recipe of the shipped fer2013_resnet_m (SGD at lr 0.1 sat at the class prior here).
+    # Defaults: the recipe of fer2013_resnet_m, the first shipped ResNet-M (SGD at lr 0.1 sat at the class prior here).
     model: str = "resnet_m"
     epochs: int = 50
     batch_size: int = 128

@@ -308,7 +308,7 @@ def int8_path(weights_path: str | Path, card: ModelCard | None = None) -> Path:
 
 
 def weights_path(name_or_path: str | Path) -> Path:
-    """A shipped weights name ('fer2013_resnet_m') or a path to a .safetensors file."""
+    """A shipped weights name ('joint_resnet_m') or a path to a .safetensors file."""
     p = Path(name_or_path)
     if p.suffix == ".safetensors" or p.exists():
         return p

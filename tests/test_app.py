@@ -66,7 +66,7 @@ def test_first_screen_says_what_the_app_does_and_gives_one_notice(app):
     assert "MODEL_CARD.md" not in main_text and "fer2013" not in main_text and "weights/" not in main_text
     weights = app.sidebar.selectbox(key="weights")
     assert weights.value == DEFAULT_WEIGHTS and weights.options[0] == "Standard: 7 expressions"
-    assert not any("_" in o for o in weights.options)  # no 'fer2013_resnet_m' for visitors
+    assert not any("_" in o for o in weights.options)  # no 'joint_resnet_m' for visitors
     about = next(e for e in app.sidebar.expander if e.label == "About this model")
     assert "Right about 69 times in 100" in about.markdown[0].value
     assert {b.label for b in about.get("download_button")} == {"Full model card (text)"}

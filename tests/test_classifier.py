@@ -25,7 +25,7 @@ from fer.weights import (
     weights_path,
 )
 
-SHIPPED = ["joint_resnet_m", "fer2013_resnet_m", "ferplus_resnet_m", "fer2013_cnn_small"]
+SHIPPED = ["joint_resnet_m", "ferplus_resnet_m", "fer2013_cnn_small"]
 
 
 def test_default_weights_ship_with_a_card():

@@ -53,7 +53,7 @@ def test_members_must_read_the_same_input():
 def test_an_ensemble_runs_in_the_pipeline(astronaut):
     from fer.recognizer import EmotionRecognizer
 
-    (face,) = EmotionRecognizer(classifier=EnsembleClassifier.of(["joint_resnet_m", "fer2013_resnet_m"])).analyze(astronaut)
+    (face,) = EmotionRecognizer(classifier=EnsembleClassifier.of(["joint_resnet_m", "ferplus_resnet_m"])).analyze(astronaut)
     assert set(face.probs) == set(FER2013_LABELS) and sum(face.probs.values()) == pytest.approx(1, abs=1e-5)
 
 
@@ -87,7 +87,7 @@ def test_compare_lists_the_best_ensembles_but_never_selects_one(tmp_path):
     from fer.cli import main
 
     out = tmp_path / "compare.json"
-    assert main(["compare", "--models", "fer2013_cnn_small", "joint_resnet_m", "fer2013_resnet_m", "--tta", "none",
+    assert main(["compare", "--models", "fer2013_cnn_small", "joint_resnet_m", "ferplus_resnet_m", "--tta", "none",
                  "--baseline", "", "--wild", "", "--clips", "", "--ensembles", "--select",
                  "--json", str(out)]) == 0
     rep = json.loads(out.read_text())
@@ -96,4 +96,4 @@ def test_compare_lists_the_best_ensembles_but_never_selects_one(tmp_path):
     triple = next(r for r in rep["yardstick"] if len(r.get("members", [])) == 3)
     assert triple["ms_per_face"] > 0 and triple["params_m"] > 6
     assert "members" not in next(r for r in rep["yardstick"] if r["model"] == rep["selection"]["winner"])
-    assert set(rep["selection"]["scores"]) == {"fer2013_cnn_small", "joint_resnet_m", "fer2013_resnet_m"}
+    assert set(rep["selection"]["scores"]) == {"fer2013_cnn_small", "joint_resnet_m", "ferplus_resnet_m"}

@@ -122,7 +122,7 @@ def clean_env(venv_dir: Path) -> dict[str, str]:
 def test_wheel_ships_the_runtime_weights(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     cards = [n for n in names if n.startswith("fer/_weights/") and n.endswith(".json")]
-    assert {Path(n).stem for n in cards} >= {"joint_resnet_m", "fer2013_resnet_m", "ferplus_resnet_m", "fer2013_cnn_small"}
+    assert {Path(n).stem for n in cards} >= {"joint_resnet_m", "ferplus_resnet_m", "fer2013_cnn_small"}
     for card in cards:  # each classifier's ONNX graph (and its external data, if any) beside its card
         meta = json.loads(zipfile.ZipFile(wheel).read(card))
         onnx = meta.get("onnx", {})

@@ -69,13 +69,13 @@ def test_init_from_shipped_weights_keeps_all_but_a_new_head():
     from fer.weights import weights_path
 
     model = create_model("resnet_m", 8)  # FER+ has one class more than the FER-2013 weights
-    fresh = init_from(model, "fer2013_resnet_m")
+    fresh = init_from(model, "joint_resnet_m")
     assert fresh and all(k.startswith("head.") for k in fresh)
-    shipped = load_state(weights_path("fer2013_resnet_m"))
+    shipped = load_state(weights_path("joint_resnet_m"))
     first = next(k for k in shipped if k.startswith("stem") and k.endswith("weight"))
     assert torch.equal(model.state_dict()[first], shipped[first])
     with pytest.raises(ValueError, match="no tensor"):
-        init_from(create_model("cnn_small", 8), "fer2013_resnet_m")
+        init_from(create_model("cnn_small", 8), "joint_resnet_m")
 
 
 class _RunsCode:
@@ -331,16 +331,16 @@ def test_train_command_distils_a_shipped_teacher_on_fer2013(tmp_path, capsys):
     data = _toy(64)
     csv = publish_data(tmp_path, data)[1]
     common = ["train", "--task", "fer2013", "--data", csv, "--model", "cnn_small", "--epochs", "1",
-              "--batch-size", "32", "--device", "cpu", "--teachers", "fer2013_resnet_m",
+              "--batch-size", "32", "--device", "cpu", "--teachers", "joint_resnet_m",
               "--teacher-cache", str(tmp_path / "cache"), "--quiet"]
     assert main([*common, "--distill", "0.5", "--out", str(tmp_path / "run")]) == 0
-    (cached,) = (tmp_path / "cache").glob("fer2013_resnet_m-flip-*.npz")
+    (cached,) = (tmp_path / "cache").glob("joint_resnet_m-flip-*.npz")
     with np.load(cached) as z:
-        expected = EmotionClassifier("fer2013_resnet_m", precision="float").predict_proba(data.images, tta="flip")
+        expected = EmotionClassifier("joint_resnet_m", precision="float").predict_proba(data.images, tta="flip")
         assert np.allclose(z["probs"], expected, atol=1e-5)
     card = ModelCard.read(tmp_path / "run" / "best.json")
     assert card.name == "fer2013_cnn_small" and card.labels == FER2013_LABELS
-    assert card.training["recipe"]["distill"] == 0.5 and card.training["recipe"]["teachers"] == ["fer2013_resnet_m"]
+    assert card.training["recipe"]["distill"] == 0.5 and card.training["recipe"]["teachers"] == ["joint_resnet_m"]
     assert main([*common, "--task", "joint", "--distill", "0.5", "--out", str(tmp_path / "joint")]) == 2
     assert "two --teachers" in capsys.readouterr().err
 

@@ -18,7 +18,6 @@ CARD_IN_REPOSITORY = "blob/main/weights/MODEL_CARD.md"
 
 TITLES = {
     "joint_resnet_m": "Standard: 7 expressions",
-    "fer2013_resnet_m": "Earlier standard: 7 expressions",
     "ferplus_resnet_m": "With contempt: 8 expressions",
     "fer2013_cnn_small": "Small and simple: 7 expressions",
 }
@@ -26,8 +25,6 @@ STRENGTHS = {
     "joint_resnet_m": ("Recommended. Learnt from each face's label and from the votes of ten people per face: "
                        "as accurate as the earlier standard on its test faces, and clearly better on natural "
                        "photos and real video, where it far less often reads a calm face as afraid or sad."),
-    "fer2013_resnet_m": ("The earlier standard, learnt from one label per face: as accurate on its test faces, "
-                         "but on natural photos and real video it often reads calm, talking faces as afraid or sad."),
     "ferplus_resnet_m": ("Also knows contempt. Learnt from the votes of ten people per face, so its "
                          "probabilities follow how much people agree; it rarely says contempt or disgust."),
     "fer2013_cnn_small": "A smaller, older network, less accurate; kept to compare against.",

@@ -11,7 +11,7 @@ from fer.commands import DEFAULT_DATA
 HELP = "train a classifier (FER-2013, FER+, or both heads jointly with distillation)"
 
 JOINT_PACK = Path.home() / ".cache" / "fer-runs" / "fer_pack.npz"
-TEACHERS = ("fer2013_resnet_m", "ferplus_resnet_m")
+TEACHERS = ("joint_resnet_m", "ferplus_resnet_m")
 TEACHER_CACHE = Path.home() / ".cache" / "fer-runs" / "teachers"  # = fer.data.teacher.DEFAULT_CACHE
 
 
