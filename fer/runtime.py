@@ -89,3 +89,17 @@ def onnx_session(path, n: int | None = None):
 
     ort.disable_telemetry_events()
     return ort.InferenceSession(str(path), onnx_session_options(n), providers=["CPUExecutionProvider"])
+
+
+def cpu_model() -> str:
+    """The CPU's name, for figures that depend on it (speed, training time)."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

@@ -94,6 +94,6 @@ def test_compare_lists_the_best_ensembles_but_never_selects_one(tmp_path):
     members = [r["members"] for r in rep["yardstick"] if "members" in r]
     assert [len(m) for m in members] == [2, 3] and len(rep["ensembles"]) == 4
     triple = next(r for r in rep["yardstick"] if len(r.get("members", [])) == 3)
-    assert triple["ms_per_face"] > 0 and triple["params_m"] > 6
+    assert triple["ms_per_face"] > 0 and triple["params_m"] > 6 and triple["training"]["seconds"] > 0
     assert "members" not in next(r for r in rep["yardstick"] if r["model"] == rep["selection"]["winner"])
     assert set(rep["selection"]["scores"]) == {"fer2013_cnn_small", "joint_resnet_m", "ferplus_resnet_m"}

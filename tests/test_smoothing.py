@@ -3,6 +3,8 @@ come through within about one half-life, whatever the frame rate; stale tracks a
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -137,9 +139,9 @@ def test_a_shown_label_stays_at_least_the_minimum_hold():
     fps = 30
     shown = [(i / fps, s.update([face(lab)], i / fps)[0].shown_label(0.4))
              for i, lab in enumerate(["happy", "sad"][i % 2] for i in range(90))]
-    changes = [t for (t, a), (_, b) in zip(shown, shown[1:]) if a != b]
+    changes = [t for (t, a), (_, b) in itertools.pairwise(shown) if a != b]
     assert changes, "the labels should still change"
-    assert all(b - a >= 0.4 - 1e-9 for a, b in zip(changes, changes[1:]))
+    assert all(b - a >= 0.4 - 1e-9 for a, b in itertools.pairwise(changes))
 
 
 def test_the_first_change_comes_without_delay_from_the_hold():

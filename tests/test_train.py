@@ -126,6 +126,13 @@ def test_publish_ships_a_run_as_weights_graph_and_card(tmp_path, capsys):
     q = card.int8  # the int8 copy, with its parity on PublicTest in the card
     assert (tmp_path / "weights" / q.graph.file).is_file() and q.n == 24 and q.parity_split == "PublicTest"
     assert q.float_accuracy == card.metric("PublicTest").accuracy
+    # the run's wall time and CPU, for compare's training-time column
+    from fer.commands.compare import training_time
+
+    epochs = json.loads((tmp_path / "run" / "history.json").read_text())["history"]
+    assert card.training["train_seconds"] == round(sum(e["seconds"] for e in epochs)) and card.training["trained_on"]
+    assert training_time(card) == {"seconds": card.training["train_seconds"], "approx": False,
+                                   "cpu": card.training["trained_on"]}
 
 
 # --- the joint recipe: a FER-2013 head and a FER+ head, distillation, live-path degradations ---

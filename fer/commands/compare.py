@@ -79,8 +79,8 @@ def _markdown(rows: list[dict]) -> str:
     def num(v, f):
         return "-" if v is None else format(v, f)
 
-    lines = ["| model | test split | accuracy | macro-F1 | recall disgust | recall fear | ECE | "
-             "wild accuracy | wild macro-F1 | ms/face (CPU, batch 1) |", "|" + "---|" * 10]
+    lines = [("| model | test split | accuracy | macro-F1 | recall disgust | recall fear | ECE | "
+              "wild accuracy | wild macro-F1 | ms/face (CPU, batch 1) |"), "|" + "---|" * 10]
     for r in rows:
         t, w = r["test"], r.get("wild") or {}
         cells = [_shown(r), r["test_split"], pct(t["accuracy"]), num(t["macro_f1"], ".3f"),
@@ -194,6 +194,25 @@ def write_yardstick(row: dict, measured: str) -> bool:
     return True
 
 
+def training_time(card) -> dict | None:
+    """How long the model trained: the run's recorded wall time where publish wrote it, else its
+    epochs times its best epoch's seconds (approximate); None for a card without either."""
+    t = card.training or {}
+    if "train_seconds" in t:
+        return {"seconds": t["train_seconds"], "approx": False, "cpu": t.get("trained_on")}
+    best, epochs = t.get("best_epoch") or {}, t.get("epochs_run")
+    if "seconds" in best and epochs:
+        return {"seconds": round(best["seconds"] * epochs), "approx": True, "cpu": None}
+    return None
+
+
+def _duration(t: dict | None) -> str:
+    if not t:
+        return "-"
+    m = t["seconds"] / 60
+    return ("~" if t["approx"] else "") + (f"{m:.0f} min" if m < 90 else f"{m / 60:.1f} h")
+
+
 def _rounded(v: float | None) -> float | None:
     return None if v is None else round(v, 4)
 
@@ -214,14 +233,14 @@ def _yardstick_markdown(rows: list[dict]) -> str:
         return "-" if v is None else format(v, f)
 
     header = ("| model | FER-2013 PrivateTest | FER+ PrivateTest | wild photos (whole pipeline) | "
-              "clips: negative | clips: uncertain | ECE (FER-2013) | params (M) | ms/face |")
-    lines = [header, "|" + "---|" * 9]
+              "clips: negative | clips: uncertain | ECE (FER-2013) | params (M) | ms/face | training |")
+    lines = [header, "|" + "---|" * 10]
     for r in rows:
         c = r.get("clips") or {}
         lines.append(f"| {_shown(r)} | {cell(r.get('fer2013'))} | {cell(r.get('ferplus'))} | {cell(r.get('wild'))} | "
                      f"{share(c.get('negative_share'))} | {share(c.get('uncertain_share'))} | "
                      f"{num((r.get('fer2013') or {}).get('ece'), '.3f')} | {num(r.get('params_m'), '.2f')} | "
-                     f"{num(r.get('ms_per_face'), '.2f')} |")
+                     f"{num(r.get('ms_per_face'), '.2f')} | {_duration(r.get('training'))} |")
     return "\n".join(lines)
 
 
@@ -275,7 +294,7 @@ def run(args) -> int:
     clips = sorted(Path(args.clips).glob("*.mp4")) if args.clips and Path(args.clips).is_dir() else []
     for name in names:
         clf = EmotionClassifier(name, precision=args.precision)
-        row = {"model": name, "precision": clf.precision}
+        row = {"model": name, "precision": clf.precision, "training": training_time(clf.card)}
         for domain, root in (("fer2013", args.data), ("ferplus", args.ferplus if ferplus_ok else None)):
             if root is None:
                 continue
@@ -307,6 +326,10 @@ def run(args) -> int:
             ens = EnsembleClassifier.of(row["members"], precision=args.precision)
             row["precision"] = ens.precision
             row["params_m"] = sum(timed[m]["params_m"] for m in row["members"] if m in timed)
+            parts = [r.get("training") for r in yard if r["model"] in row["members"]]
+            if parts and all(parts):
+                row["training"] = {"seconds": sum(p["seconds"] for p in parts),
+                                   "approx": any(p["approx"] for p in parts), "cpu": None}
             if crop is not None:
                 row["ms_per_face"] = _ms_per_face(ens.predict_proba, crop)
             if clips:

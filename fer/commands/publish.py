@@ -143,6 +143,21 @@ def one_head(src: Path, card, head: str, dest: Path):
     return replace(card, labels=tuple(labels), training=training, data=data)
 
 
+def with_training_time(card, history: Path):
+    """The run's wall time (its epochs' seconds added up) and the CPU it ran on, for the tables'
+    training-time column; a card without a history is returned as it is."""
+    import json
+    from dataclasses import replace
+
+    from fer.runtime import cpu_model
+
+    if not history.is_file():
+        return card
+    epochs = json.loads(history.read_text())["history"]
+    seconds = round(sum(e["seconds"] for e in epochs))
+    return replace(card, training={**card.training, "train_seconds": seconds, "trained_on": cpu_model()})
+
+
 def run(args) -> int:
     import shutil
 
@@ -163,6 +178,7 @@ def run(args) -> int:
         raise FileNotFoundError(f"{src / 'best.json'} not found: publish a folder written by `python -m fer train`")
     card = ModelCard.read(src / "best.json")
     card = card.renamed(args.name or card.name)
+    card = with_training_time(card, src / "history.json")
     dest = Path(args.dest) / f"{card.name}.safetensors"
     joint = bool(card.training.get("recipe", {}).get("heads"))
     if joint != bool(args.head):
