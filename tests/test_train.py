@@ -373,3 +373,23 @@ def test_warmup_option_sets_the_rise_of_each_schedule():
     assert np.all(np.diff(cos[30:]) <= 0)
     with pytest.raises(ValueError):
         lrs(schedule="onecycle", warmup_epochs=10)
+
+
+def test_ema_warm_up_follows_a_network_trained_from_scratch():
+    """With a fixed 0.999 the average of a fresh network is still mostly its random start after a
+    thousand steps; with the warm-up it follows the trained weights from the start."""
+    from torch.optim.swa_utils import AveragedModel
+
+    from fer.train import ema_update
+
+    def averaged(warmup: bool) -> float:
+        model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4))
+        ema = AveragedModel(model, multi_avg_fn=ema_update(0.999, warmup), use_buffers=True)
+        ema.update_parameters(model)  # the first update copies the start
+        with torch.no_grad():
+            model[0].weight.fill_(1.0)  # the 'trained' weights, far from the start
+        for _ in range(200):
+            ema.update_parameters(model)
+        return float((ema.module[0].weight - 1.0).abs().max())
+
+    assert averaged(warmup=True) < 0.05 < averaged(warmup=False)
