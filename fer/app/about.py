@@ -20,6 +20,7 @@ TITLES = {
     "joint_resnet_m": "Standard: 7 expressions",
     "ferplus_resnet_m": "With contempt: 8 expressions",
     "fer2013_cnn_small": "Small and simple: 7 expressions",
+    "joint_effnet_b0": "EfficientNet: 7 expressions",
 }
 STRENGTHS = {
     "joint_resnet_m": ("Recommended. Learnt from each face's label and from the votes of ten people per face: "
@@ -28,6 +29,8 @@ STRENGTHS = {
     "ferplus_resnet_m": ("Also knows contempt. Learnt from the votes of ten people per face, so its "
                          "probabilities follow how much people agree; it rarely says contempt or disgust."),
     "fer2013_cnn_small": "A smaller, older network, less accurate; kept to compare against.",
+    "joint_effnet_b0": ("Another kind of network (an EfficientNet), learnt here from scratch the same way as the "
+                        "standard: less accurate; there to compare the two designs on the same faces."),
 }
 HUMAN_AGREEMENT = {"fer2013": "people who label these faces agree with each other about 65 times in 100"}
 
