@@ -215,7 +215,6 @@ def loss_fn(logits, target, cfg: TrainConfig, weight: torch.Tensor | None) -> to
     return F.cross_entropy(logits.float(), target, weight=w, label_smoothing=cfg.label_smoothing)
 
 
-@torch.inference_mode()
 def ema_update(decay: float, warmup: bool):
     """AveragedModel's update: a fixed decay, or with warm-up the smaller of `decay` and
     (1 + n) / (10 + n), n being the updates so far."""
@@ -235,6 +234,7 @@ def ema_update(decay: float, warmup: bool):
     return update
 
 
+@torch.inference_mode()
 def predict_logits(model, images: np.ndarray, mean, std, device, batch: int = 512, flip_tta: bool = False,
                    amp: bool = False) -> np.ndarray:
     """Logits for (N, H, W) uint8 images, optionally averaged with the mirrored image."""
