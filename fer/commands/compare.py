@@ -108,6 +108,14 @@ def domain_probs(clf, faces, seven: bool):
     return faces, seven_class_view(probs, clf.labels) if seven else probs
 
 
+def seven_class_summary(faces, probs) -> dict:
+    """The table's columns for faces labelled in the seven FER-2013 classes and 7-class probabilities."""
+    from fer.evaluate import predictions_report
+    from fer.labels import FER2013_LABELS
+
+    return _summary(predictions_report(faces, FER2013_LABELS, probs.argmax(1), probs))
+
+
 def domain_report(clf, faces, seven: bool):
     """One view; `seven`: score in the FER-2013 classes (data without contempt)."""
     from fer.evaluate import predictions_report
@@ -124,8 +132,6 @@ def ensemble_rows(yard: list[dict], probs: dict[str, dict[str, tuple]], sizes=(2
     from itertools import combinations
 
     from fer.ensemble import ensemble_name, mean_log_probs
-    from fer.evaluate import predictions_report
-    from fer.labels import FER2013_LABELS
 
     names = [r["model"] for r in yard if r["model"] in probs]
     scored = []
@@ -136,7 +142,7 @@ def ensemble_rows(yard: list[dict], probs: dict[str, dict[str, tuple]], sizes=(2
                 if all(domain in probs[m] for m in members):
                     faces = probs[members[0]][domain][0]
                     p = mean_log_probs([probs[m][domain][1] for m in members])
-                    row[domain] = _summary(predictions_report(faces, FER2013_LABELS, p.argmax(1), p))
+                    row[domain] = seven_class_summary(faces, p)
             f1 = [row[d]["macro_f1"] for d in DOMAINS if row.get(d)]
             row["score"] = sum(f1) / len(f1) if f1 else None
             scored.append(row)
@@ -307,7 +313,7 @@ def run(args) -> int:
         if wild is not None:
             member_probs.setdefault(name, {})["wild"] = domain_probs(clf, wild, seven=True)
         for domain, (faces7, p7) in member_probs.get(name, {}).items():
-            row[domain] = _summary(predictions_report(faces7, FER2013_LABELS, p7.argmax(1), p7))
+            row[domain] = seven_class_summary(faces7, p7)
         if name in timed:
             row["params_m"], row["ms_per_face"] = timed[name]["params_m"], timed[name]["ms_per_face"]
         if clips:
