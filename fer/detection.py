@@ -10,7 +10,7 @@ The networks are facenet-pytorch's, exported to ONNX, so nothing here imports to
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -27,6 +27,11 @@ class DetectorConfig:
     min_face_size: int = 20  # pixels, at detection scale
     max_side: int = 640  # longer image side used for detection; 0 keeps full resolution
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
+    # A photo this small or smaller (longer side, pixels) in which no face is found is searched
+    # again with a margin: a tight face crop fills its image, and MTCNN misses a face that touches
+    # the border. 0: never (streams and videos, where most empty frames would pay for it).
+    margin_retry_side: int = 400
+    margin: float = 0.25  # of the longer side, added on every side (edge pixels repeated)
 
 
 @dataclass(frozen=True)
@@ -96,10 +101,30 @@ class FaceDetector:
         pre = self.preprocess(image, max_side)
         # No pyramid level fits when the short side is below the smallest face: nothing to find.
         if min(pre.image.shape[:2]) < max(12, self.config.min_face_size):
-            return []
-        return self.postprocess(self.forward(pre), pre)
+            faces = []
+        else:
+            faces = self.postprocess(self.forward(pre), pre)
+        if faces or not 0 < max(image.shape[:2]) <= self.config.margin_retry_side:
+            return faces
+        return self.detect_with_margin(image, max_side)
 
     __call__ = detect
+
+    def detect_with_margin(self, image: np.ndarray, max_side: int | None = None) -> list[Face]:
+        """Faces found in a copy of `image` with `config.margin` added around it, in the image's
+        own coordinates (boxes clipped to it; faces centred in the margin dropped)."""
+        h, w = image.shape[:2]
+        p = max(1, round(self.config.margin * max(h, w)))
+        padded = cv2.copyMakeBorder(np.ascontiguousarray(image), p, p, p, p, cv2.BORDER_REPLICATE)
+        plain = FaceDetector(replace(self.config, margin_retry_side=0), backend=self.backend, mtcnn=self.mtcnn)
+        faces = []
+        for f in plain.detect(padded, max_side):
+            x1, y1, x2, y2 = (v - p for v in f.box)
+            if not (0 <= (x1 + x2) / 2 < w and 0 <= (y1 + y2) / 2 < h):
+                continue
+            box = (max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2))
+            faces.append(Face(box, f.score, (np.asarray(f.landmarks, np.float32) - p).astype(np.float32)))
+        return faces
 
     def detect_near(self, image: np.ndarray, boxes: list) -> list[Face]:
         """For each box, the face nearest its centre found in a crop around it (the box's size

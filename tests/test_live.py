@@ -187,3 +187,15 @@ def test_moving_the_uncertain_slider_keeps_the_tracks():
     assert pipeline.smoother.uncertain_below == pipeline.config.uncertain_below == 0.6
     analyser.configure(replace(spec, pipeline=replace(spec.pipeline, half_life_s=1.0)))
     assert analyser.pipeline is not pipeline  # other pipeline settings still rebuild it
+
+
+def test_the_stream_never_searches_empty_frames_again_with_a_margin():
+    """The photo's second search for a tight face crop (fer.detection) would cost every faceless
+    frame of a stream a second MTCNN pass; streams and videos turn it off."""
+    from fer.analysis import AnalysisSettings
+    from fer.live.worker import _Analyser
+
+    analyser = _Analyser()
+    analyser.configure(AnalyserSpec(DEFAULT_WEIGHTS))
+    assert analyser.pipeline.recognizer.detector.config.margin_retry_side == 0
+    assert AnalysisSettings().detector.margin_retry_side == 0  # the video tab, `fer video`, the API's video

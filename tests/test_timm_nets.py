@@ -16,7 +16,8 @@ from tests.test_runtime_imports import run_fresh
 from tests.test_train import _toy, publish_data
 
 # name -> (parameters with 7 classes, final feature maps (C, h, w))
-NETS = {"vit_s4": (2_759_383, (192, 12, 12)), "effnet_b0": (4_015_939, (1280, 3, 3))}
+NETS = {"vit_s4": (2_759_383, (192, 12, 12)), "vit_s8": (2_872_567, (192, 6, 6)),
+        "effnet_b0": (4_015_939, (1280, 3, 3))}
 
 
 @pytest.fixture(scope="module", autouse=True)

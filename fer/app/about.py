@@ -21,6 +21,7 @@ TITLES = {
     "ferplus_resnet_m": "With contempt: 8 expressions",
     "fer2013_cnn_small": "Small and simple: 7 expressions",
     "joint_effnet_b0": "EfficientNet: 7 expressions",
+    "joint_vit_s8": "Vision Transformer: 7 expressions",
 }
 STRENGTHS = {
     "joint_resnet_m": ("Recommended. Learnt from each face's label and from the votes of ten people per face: "
@@ -31,6 +32,9 @@ STRENGTHS = {
     "fer2013_cnn_small": "A smaller, older network, less accurate; kept to compare against.",
     "joint_effnet_b0": ("Another kind of network (an EfficientNet), learnt here from scratch the same way as the "
                         "standard: less accurate; there to compare the two designs on the same faces."),
+    "joint_vit_s8": ("A Vision Transformer (the design behind many recent image models), learnt here from "
+                     "scratch the same way as the standard: less accurate on these small faces, which such "
+                     "networks need far more of; there to compare designs."),
 }
 HUMAN_AGREEMENT = {"fer2013": "people who label these faces agree with each other about 65 times in 100"}
 

@@ -26,6 +26,9 @@ register(ModelSpec("resnet_l", FaceResNet, defaults={"width": 64},
 register(ModelSpec("vit_s4", _timm("FaceViT"),
                    description="timm ViT on a conv stem, 4x4-pixel tokens (12x12), dim 192, depth 6, "
                                "3 heads, mean-pooled tokens, 48x48 grey"))
+register(ModelSpec("vit_s8", _timm("FaceViT"), defaults={"stem": (48, 96, 144)},
+                   description="timm ViT on a 3-conv stem, 8x8-pixel tokens (6x6), dim 192, depth 6, 3 heads, "
+                               "mean-pooled tokens, 48x48 grey (4x faster to train than vit_s4)"))
 register(ModelSpec("effnet_b0", _timm("FaceEfficientNet"), cpu_bf16=False,  # bf16 depthwise convs: 1.8x slower
                    description="timm EfficientNet-B0 blocks at stride 16 (3x3 final maps), 48x48 grey"))
 

@@ -3,9 +3,10 @@
 Both end in global average pooling and one linear layer over spatial maps (`head(features(x))`),
 so their class activation maps come out of the ONNX graph as the CNNs' do (fer.models.export):
 - the ViT embeds the face with a small convolutional stem (early convolutions train a ViT from
-  scratch on small data far better than a linear patch embedding), one token per 4x4 pixels
-  (12x12 = 144 tokens), and no class token: its logits are a linear layer on the mean of the
-  final-norm patch tokens, so those tokens, as a (C, 12, 12) map, explain it exactly as a CNN's
+  scratch on small data far better than a linear patch embedding): each stride-2 conv halves the
+  grid, so two give one token per 4x4 pixels (12x12 = 144 tokens) and three one per 8x8 (6x6 = 36,
+  about 4x cheaper to train); no class token: its logits are a linear layer on the mean of the
+  final-norm patch tokens, so those tokens, as a (C, h, w) map, explain it exactly as a CNN's
   last feature maps do;
 - the EfficientNet keeps B0's blocks but not its last downsampling: ImageNet's /32 would leave a
   48-pixel face 2x2 (1.5 pixels, padded), /16 leaves it 3x3, like the ResNet.
@@ -33,8 +34,8 @@ def gap_head(channels: int, num_classes: int, dropout: float) -> nn.Sequential:
 
 
 class FaceViT(nn.Module):
-    """timm's VisionTransformer on a conv stem (3x3 convs /2, /2, then 1x1 to `dim`), average
-    pooled patch tokens instead of a class token."""
+    """timm's VisionTransformer on a conv stem (one 3x3 conv /2 per `stem` width, then 1x1 to
+    `dim`), average pooled patch tokens instead of a class token."""
 
     def __init__(self, num_classes: int, in_channels: int = 1, image_size: int = 48, dim: int = 192,
                  depth: int = 6, num_heads: int = 3, stem: tuple[int, ...] = (48, 96), dropout: float = 0.1,
@@ -51,7 +52,7 @@ class FaceViT(nn.Module):
         self.head = gap_head(dim, num_classes, dropout)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The final-norm patch tokens as (N, dim, 12, 12) maps."""
+        """The final-norm patch tokens as (N, dim, h, w) maps."""
         t = self.vit.forward_features(x)
         return t.transpose(1, 2).reshape(t.shape[0], t.shape[2], *self.grid)
 
