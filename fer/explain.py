@@ -7,6 +7,11 @@ gradient, hook or torch is needed. Other networks fall back (logged) to gradient
 Every call is a pure function of its inputs: nothing is attached to the shared model, so
 sessions and threads can explain at the same time.
 
+A Vision Transformer's final tokens have each seen the whole face through attention, so its
+class activation map is flat (every token scores the class about equally): for those networks
+the map is occlusion sensitivity instead, how much the emotion's probability drops when a grey
+square hides each part of the face (49 forward passes, still no torch).
+
 A map shows where the evidence was, not why the person feels anything; read it with the
 probabilities.
 """
@@ -31,7 +36,16 @@ class CamResult:
     heatmap: np.ndarray  # (S, S) float32 in [0, 1], same size as the crop
     target: str  # the emotion explained
     probs: dict[str, float]
-    method: str = "onnx"  # "onnx": activation maps from the graph; "torch": gradients
+    method: str = "onnx"  # "onnx": activation maps from the graph; "torch": gradients; "occlusion"
+
+    @property
+    def method_name(self) -> str:
+        """How the map was made, in the words a caption uses."""
+        return "occlusion" if self.method == "occlusion" else "Grad-CAM"
+
+
+# Architectures (model card) explained by occlusion: their activation maps do not localise.
+OCCLUSION_ARCHITECTURES = ("vit_",)
 
 
 def target_index(labels: tuple[str, ...], target: str | None, logits: np.ndarray) -> int:
@@ -75,7 +89,11 @@ def upsample(cam: np.ndarray, size: int) -> np.ndarray:
 def grad_cam(classifier: EmotionClassifier, crop: np.ndarray, target: str | None = None) -> CamResult:
     """Heat map for `target` (default: the predicted emotion) on one aligned grey crop."""
     x = classifier.preprocess(crop[None] if crop.ndim == 2 else crop)[:1]
-    if "cam" in classifier.outputs:
+    if classifier.card.architecture.startswith(OCCLUSION_ARCHITECTURES):
+        logits = classifier.forward(x, tta="none")[0]
+        idx = target_index(classifier.labels, target, logits)
+        cam, method = occlusion_map(classifier, crop, idx), "occlusion"
+    elif "cam" in classifier.outputs:
         logits, cams = classifier.run(x, ("logits", "cam"))
         logits = logits[0]
         idx = target_index(classifier.labels, target, logits)
@@ -95,6 +113,24 @@ def grad_cam(classifier: EmotionClassifier, crop: np.ndarray, target: str | None
     probs = softmax(logits[None], classifier.temperature)[0]
     return CamResult(upsample(cam, crop.shape[-1]), classifier.labels[idx],
                      {lab: float(p) for lab, p in zip(classifier.labels, probs)}, method)
+
+
+def occlusion_map(classifier: EmotionClassifier, crop: np.ndarray, idx: int, patch: int = 12,
+                  stride: int = 6) -> np.ndarray:
+    """(S, S) drop in class `idx`'s probability when a `patch`-pixel square of the crop is set to
+    the crop's mean grey, averaged over the squares covering each pixel."""
+    grey = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    size = grey.shape[0]
+    corners = [(y, x) for y in range(0, size - patch + 1, stride) for x in range(0, size - patch + 1, stride)]
+    hidden = np.repeat(grey[None], len(corners) + 1, 0)
+    for i, (y, x) in enumerate(corners, 1):
+        hidden[i, y:y + patch, x:x + patch] = int(grey.mean())
+    probs = softmax(classifier.forward(classifier.preprocess(hidden), tta="none"), classifier.temperature)[:, idx]
+    drop, cover = np.zeros((size, size), np.float32), np.zeros((size, size), np.float32)
+    for (y, x), p in zip(corners, probs[1:]):
+        drop[y:y + patch, x:x + patch] += probs[0] - p
+        cover[y:y + patch, x:x + patch] += 1
+    return drop / np.maximum(cover, 1)
 
 
 def explain_face(classifier: EmotionClassifier, image: np.ndarray, face: Face,

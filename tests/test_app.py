@@ -171,9 +171,9 @@ def test_grad_cam_toggle_explains_the_chosen_emotion(app, astronaut):
 
 def test_explain_face_changes_with_the_target(recognizer, astronaut):
     result = analyze_photo(recognizer, encode(astronaut, "PNG"), "a.png", AppSettings())
-    happy, label = explain_face(recognizer, result, result.faces[0])
-    sad, label_sad = explain_face(recognizer, result, result.faces[0], "sad")
-    assert (label, label_sad) == ("happy", "sad")
+    happy, label, method = explain_face(recognizer, result, result.faces[0])
+    sad, label_sad, _ = explain_face(recognizer, result, result.faces[0], "sad")
+    assert (label, label_sad, method) == ("happy", "sad", "Grad-CAM")
     assert happy.shape == sad.shape == (192, 192, 3) and happy.dtype == np.uint8
     assert np.abs(happy.astype(int) - sad).mean() > 1
 

@@ -121,3 +121,21 @@ def test_network_without_feature_maps_is_refused(crop, tmp_path, caplog):
     assert flat.backend == "onnx"
     with pytest.raises(ValueError, match="convolutional"):
         grad_cam(flat, crop)
+
+
+def test_a_vit_is_explained_by_occlusion_where_the_smile_is(crop):
+    """The shipped ViT's final tokens have each seen the whole face, so its activation map is flat
+    and would point nowhere; hiding parts of the face shows the smile carrying 'happy'."""
+    from fer.explain import occlusion_map
+
+    vit = EmotionClassifier("joint_vit_s8")
+    logits, cams = vit.run(vit.preprocess(crop), ("logits", "cam"))
+    flat = cams[0, logits[0].argmax()]
+    assert flat.std() < 0.25 * flat.mean()
+    cam = grad_cam(vit, crop)
+    assert (cam.method, cam.method_name, cam.target) == ("occlusion", "occlusion", "happy")
+    assert cam.heatmap.shape == crop.shape and cam.heatmap.max() == pytest.approx(1.0)
+    rows = cam.heatmap.mean(1)
+    assert rows[30:].mean() > 2 * rows[:18].mean()  # the mouth, not the forehead
+    drop = occlusion_map(vit, crop, vit.labels.index("happy"))
+    assert drop.max() > 0.05  # hiding the smile costs 'happy' real probability

@@ -53,10 +53,11 @@ def analyze_photo(recognizer: EmotionRecognizer, data: bytes, name: str,
 
 
 def explain_face(recognizer: EmotionRecognizer, analysis: PhotoAnalysis, face: FaceEmotion,
-                 target: str | None = None) -> tuple[np.ndarray, str]:
-    """Grad-CAM over the aligned crop the classifier saw: (RGB overlay, emotion explained)."""
+                 target: str | None = None) -> tuple[np.ndarray, str, str]:
+    """Grad-CAM (occlusion for a ViT) over the aligned crop the classifier saw: (RGB overlay,
+    emotion explained, method name)."""
     crop, cam = explain_face_cam(recognizer.classifier, analysis.source, face.face, target)
-    return overlay(crop, cam.heatmap), cam.target
+    return overlay(crop, cam.heatmap), cam.target, cam.method_name
 
 
 # Three short columns: the table fits a phone's width without a scroll bar. Face score and box
@@ -176,6 +177,6 @@ def _render_cam(recognizer: EmotionRecognizer, analysis: PhotoAnalysis, face: Fa
     labels = list(face.probs)
     target = st.selectbox("Explain", labels, index=labels.index(face.label), format_func=display_name,
                           key=f"cam_target_{face.track_id}")
-    picture, explained = explain_face(recognizer, analysis, face, target)
-    st.image(picture, width=192, caption=f"Evidence for {display_name(explained)} (Grad-CAM) on the aligned "
+    picture, explained, method = explain_face(recognizer, analysis, face, target)
+    st.image(picture, width=192, caption=f"Evidence for {display_name(explained)} ({method}) on the aligned "
              "face the model saw. It shows where the evidence was, not what the person feels.")

@@ -1,11 +1,12 @@
-"""Grad-CAM heat maps for every face in a photo: where the evidence for an emotion was."""
+"""Grad-CAM heat maps (occlusion for a ViT) for every face in a photo: where the evidence for an
+emotion was."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-HELP = "Grad-CAM explanation for each face in an image (PNG)"
+HELP = "Grad-CAM (occlusion for a ViT) explanation for each face in an image (PNG)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -39,7 +40,7 @@ def run(args) -> int:
         cv2.putText(tile, f"{display_name(cam.target)} {cam.probs[cam.target]:.0%}", (4, 16),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
         tiles.append(tile)
-        print(f"face {i + 1}: explained {cam.target} (p={cam.probs[cam.target]:.2f})")
+        print(f"face {i + 1}: explained {cam.target} (p={cam.probs[cam.target]:.2f}, {cam.method_name})")
     out = Path(args.out or f"{Path(args.image).stem}_gradcam.png")
     cv2.imwrite(str(out), cv2.cvtColor(np.concatenate(tiles, 1), cv2.COLOR_RGB2BGR))
     print(f"wrote {out}")

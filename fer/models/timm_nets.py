@@ -6,8 +6,9 @@ so their class activation maps come out of the ONNX graph as the CNNs' do (fer.m
   scratch on small data far better than a linear patch embedding): each stride-2 conv halves the
   grid, so two give one token per 4x4 pixels (12x12 = 144 tokens) and three one per 8x8 (6x6 = 36,
   about 4x cheaper to train); no class token: its logits are a linear layer on the mean of the
-  final-norm patch tokens, so those tokens, as a (C, h, w) map, explain it exactly as a CNN's
-  last feature maps do;
+  final-norm patch tokens, so those tokens, as a (C, h, w) map, give its exact class activation
+  map as a CNN's last feature maps do (though after attention every token has seen the whole
+  face, so that map is nearly flat: fer.explain uses occlusion for ViTs);
 - the EfficientNet keeps B0's blocks but not its last downsampling: ImageNet's /32 would leave a
   48-pixel face 2x2 (1.5 pixels, padded), /16 leaves it 3x3, like the ResNet.
 
