@@ -103,14 +103,18 @@ def test_heat_map_from_the_graph_equals_gradient_grad_cam(published, crop):
     clf = EmotionClassifier(weights)
     x = clf.preprocess(crop)
     shown = 0
-    for target in clf.labels:
-        got = grad_cam(clf, crop, target)
-        assert got.method == "onnx" and got.heatmap.shape == crop.shape and np.isfinite(got.heatmap).all()
+    logits, cams = clf.run(x, ("logits", "cam"))
+    for idx, target in enumerate(clf.labels):
         _, ref, _ = torch_grad_cam(clf.model, x, clf.labels, target)
         assert ref.shape == NETS[name][1][1:]
-        assert np.abs(got.heatmap - upsample(ref, crop.shape[-1])).max() <= 1e-4
-        shown += got.heatmap.max() == pytest.approx(1.0)
+        got = upsample(cams[0, idx], crop.shape[-1])
+        assert got.shape == crop.shape and np.isfinite(got).all()
+        assert np.abs(got - upsample(ref, crop.shape[-1])).max() <= 1e-4
+        shown += got.max() == pytest.approx(1.0)
     assert shown  # some emotion has positive evidence to show
+    # What users see: the graph's map, except for a ViT (flat maps; occlusion, fer.explain).
+    method = grad_cam(clf, crop).method
+    assert method == ("occlusion" if name.startswith("vit") else "onnx")
 
 
 def test_explain_command_writes_the_picture(published, astronaut, tmp_path):
@@ -125,7 +129,8 @@ def test_explain_command_writes_the_picture(published, astronaut, tmp_path):
 
 
 def test_explaining_needs_neither_torch_nor_timm(published, crop, tmp_path):
-    """What the photo tab runs: the graph's maps, in an interpreter that never loads torch or timm."""
+    """What the photo tab runs (the graph's maps, or occlusion for a ViT) in an interpreter that
+    never loads torch or timm."""
     np.save(tmp_path / "crop.npy", crop)
     out = run_fresh("""
 import sys, numpy as np
@@ -134,4 +139,5 @@ from fer.explain import grad_cam
 cam = grad_cam(EmotionClassifier(sys.argv[1]), np.load(sys.argv[2]))
 result = [cam.method, list(cam.heatmap.shape)]
 """, published[1], tmp_path / "crop.npy")
-    assert out == {"heavy": [], "result": ["onnx", [48, 48]]}
+    method = "occlusion" if published[0].startswith("vit") else "onnx"
+    assert out == {"heavy": [], "result": [method, [48, 48]]}
