@@ -103,7 +103,7 @@ def test_heat_map_from_the_graph_equals_gradient_grad_cam(published, crop):
     clf = EmotionClassifier(weights)
     x = clf.preprocess(crop)
     shown = 0
-    logits, cams = clf.run(x, ("logits", "cam"))
+    _, cams = clf.run(x, ("logits", "cam"))
     for idx, target in enumerate(clf.labels):
         _, ref, _ = torch_grad_cam(clf.model, x, clf.labels, target)
         assert ref.shape == NETS[name][1][1:]
