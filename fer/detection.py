@@ -116,7 +116,7 @@ class FaceDetector:
         h, w = image.shape[:2]
         p = max(1, round(self.config.margin * max(h, w)))
         padded = cv2.copyMakeBorder(np.ascontiguousarray(image), p, p, p, p, cv2.BORDER_REPLICATE)
-        plain = FaceDetector(replace(self.config, margin_retry_side=0), backend=self.backend, mtcnn=self.mtcnn)
+        plain = self.with_config(replace(self.config, margin_retry_side=0))
         faces = []
         for f in plain.detect(padded, max_side):
             x1, y1, x2, y2 = (v - p for v in f.box)
