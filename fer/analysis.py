@@ -182,8 +182,8 @@ def analyze_video(video: str | Path | VideoInfo, recognizer: EmotionRecognizer,
 # -- the one analysis every front end calls --------------------------------------------------------
 def default_detector() -> DetectorConfig:
     """Video defaults: faces from 20 px, found on a 320 px copy (2x faster than 640 and, on
-    interview footage, the same faces); no second search with a margin in empty frames."""
-    return DetectorConfig(min_face_size=20, max_side=320, margin_retry_side=0)
+    interview footage, the same faces)."""
+    return DetectorConfig(min_face_size=20, max_side=320)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ The networks are facenet-pytorch's, exported to ONNX, so nothing here imports to
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -29,7 +29,7 @@ class DetectorConfig:
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
     # A photo this small or smaller (longer side, pixels) in which no face is found is searched
     # again with a margin: a tight face crop fills its image, and MTCNN misses a face that touches
-    # the border. 0: never (streams and videos, where most empty frames would pay for it).
+    # the border. 0: never. Streams and videos ask for no retry per call (`detect(still=False)`).
     margin_retry_side: int = 400
     margin: float = 0.25  # of the longer side, added on every side (edge pixels repeated)
 
@@ -95,16 +95,18 @@ class FaceDetector:
         faces.sort(key=lambda f: (f.box[0], f.box[1]))  # stable left-to-right order
         return faces
 
-    def detect(self, image: np.ndarray, max_side: int | None = None) -> list[Face]:
+    def detect(self, image: np.ndarray, max_side: int | None = None, still: bool = True) -> list[Face]:
         """Faces in an RGB uint8 image, left to right; [] when there are none. `max_side`
-        overrides the configured detection size for this call (e.g. lower when the CPU is short)."""
+        overrides the configured detection size for this call (e.g. lower when the CPU is short).
+        `still=False` for a frame of a stream or video: an empty one is not searched again with a
+        margin, which would cost every faceless frame a second pass."""
         pre = self.preprocess(image, max_side)
         # No pyramid level fits when the short side is below the smallest face: nothing to find.
         if min(pre.image.shape[:2]) < max(12, self.config.min_face_size):
             faces = []
         else:
             faces = self.postprocess(self.forward(pre), pre)
-        if faces or not 0 < max(image.shape[:2]) <= self.config.margin_retry_side:
+        if faces or not still or not 0 < max(image.shape[:2]) <= self.config.margin_retry_side:
             return faces
         return self.detect_with_margin(image, max_side)
 
@@ -116,9 +118,8 @@ class FaceDetector:
         h, w = image.shape[:2]
         p = max(1, round(self.config.margin * max(h, w)))
         padded = cv2.copyMakeBorder(np.ascontiguousarray(image), p, p, p, p, cv2.BORDER_REPLICATE)
-        plain = self.with_config(replace(self.config, margin_retry_side=0))
         faces = []
-        for f in plain.detect(padded, max_side):
+        for f in self.detect(padded, max_side, still=False):
             x1, y1, x2, y2 = (v - p for v in f.box)
             if not (0 <= (x1 + x2) / 2 < w and 0 <= (y1 + y2) / 2 < h):
                 continue
@@ -139,7 +140,7 @@ class FaceDetector:
             cx2, cy2 = min(w, int(np.ceil(x2 + bw))), min(h, int(np.ceil(y2 + bh)))
             if cx2 - cx1 < 12 or cy2 - cy1 < 12:
                 continue
-            near = self.detect(np.ascontiguousarray(image[cy1:cy2, cx1:cx2]))
+            near = self.detect(np.ascontiguousarray(image[cy1:cy2, cx1:cx2]), still=False)
             if not near:
                 continue
             centre = np.array([(x1 + x2) / 2 - cx1, (y1 + y2) / 2 - cy1])

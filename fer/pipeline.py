@@ -123,7 +123,7 @@ class EmotionPipeline:
         are still there), so its box does not flicker off; and a detection that missed a face
         makes the next frame due at once, rather than a whole schedule later. At the most loaded
         level (no re-check) neither extra look is taken."""
-        found = self.recognizer.detect(frame, max_side=self.config.detect_side or None)
+        found = self.recognizer.detect(frame, max_side=self.config.detect_side or None, still=False)
         lost = len(found) < len(self._faces)
         if lost and self.config.recheck_score > 0:
             overlap = iou_matrix([f.box for f in self._faces], [f.box for f in found])

@@ -58,10 +58,11 @@ class EmotionRecognizer:
     def labels(self) -> tuple[str, ...]:
         return self.classifier.labels
 
-    def detect(self, image: np.ndarray, max_side: int | None = None) -> list[Face]:
+    def detect(self, image: np.ndarray, max_side: int | None = None, still: bool = True) -> list[Face]:
         """Faces left to right, at most `max_faces` (the largest); `max_side` overrides the
-        detector's working side for this call (the live loop lowers it when the CPU is short)."""
-        return largest_faces(self.detector.detect(image, max_side=max_side), self.max_faces)
+        detector's working side for this call (the live loop lowers it when the CPU is short);
+        `still=False` for stream and video frames (`FaceDetector.detect`)."""
+        return largest_faces(self.detector.detect(image, max_side=max_side, still=still), self.max_faces)
 
     def too_small(self, image: np.ndarray) -> bool:
         """Whether the image is too small for the detector to find any face in it (then "no face"

@@ -111,12 +111,10 @@ def test_detection_never_imports_torch():
 def test_a_tight_face_crop_is_found_with_a_margin(detector, astronaut):
     """A photo that is only a face (an uploaded crop, the movie stills in the wild set): MTCNN
     needs margin around a face, so such a photo is searched again on a copy with one."""
-    from dataclasses import replace
-
     x1, y1, x2, y2 = map(int, detector.detect(astronaut)[0].box)
     dx, dy = (x2 - x1) // 10, (y2 - y1) // 10
     crop = np.ascontiguousarray(astronaut[y1 + dy:y2 - dy, x1 + dx:x2 - dx])
-    assert detector.with_config(replace(detector.config, margin_retry_side=0)).detect(crop) == []
+    assert detector.detect(crop, still=False) == []  # a stream's frame: one pass only
     faces = detector.detect(crop)
     assert len(faces) == 1 and faces[0].score > 0.9
     h, w = crop.shape[:2]
@@ -126,13 +124,16 @@ def test_a_tight_face_crop_is_found_with_a_margin(detector, astronaut):
     assert 0 < left_eye[0] < nose[0] < right_eye[0] < w and 0 < left_eye[1] < nose[1] < h
 
 
-def test_no_margin_retry_for_large_images_or_when_disabled(detector, astronaut):
+def test_no_margin_retry_for_large_images_or_frames(detector, astronaut):
     from unittest import mock
 
     config = detector.config
     assert config.margin_retry_side == 400  # photos
+    small = np.full((240, 320, 3), 127, np.uint8)
     with mock.patch.object(FaceDetector, "detect_with_margin", side_effect=AssertionError) as retry:
-        assert detector.detect(np.full((480, 640, 3), 127, np.uint8)) == []  # a stream-sized frame
+        assert detector.detect(np.full((480, 640, 3), 127, np.uint8)) == []  # larger than 400 px
+        assert detector.detect(small, still=False) == []  # a frame of a stream or video
+        assert detector.detect_near(small, [(100.0, 80.0, 160.0, 150.0)]) == []  # a crop of a frame
         retry.assert_not_called()
         with pytest.raises(AssertionError):
-            detector.detect(np.full((240, 320, 3), 127, np.uint8))
+            detector.detect(small)  # a small photo is searched again

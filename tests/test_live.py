@@ -191,11 +191,17 @@ def test_moving_the_uncertain_slider_keeps_the_tracks():
 
 def test_the_stream_never_searches_empty_frames_again_with_a_margin():
     """The photo's second search for a tight face crop (fer.detection) would cost every faceless
-    frame of a stream a second MTCNN pass; streams and videos turn it off."""
-    from fer.analysis import AnalysisSettings
+    frame of a stream a second MTCNN pass: the pipeline behind the live view, the video tab,
+    `fer video` and the API's video asks for none."""
+    from unittest import mock
+
+    from fer.detection import FaceDetector
     from fer.live.worker import _Analyser
 
     analyser = _Analyser()
     analyser.configure(AnalyserSpec(DEFAULT_WEIGHTS))
-    assert analyser.pipeline.recognizer.detector.config.margin_retry_side == 0
-    assert AnalysisSettings().detector.margin_retry_side == 0  # the video tab, `fer video`, the API's video
+    blank = np.full((240, 320, 3), 127, np.uint8)  # small enough for a photo's retry
+    with mock.patch.object(FaceDetector, "detect_with_margin", side_effect=AssertionError) as retry:
+        for i in range(3):
+            assert analyser.pipeline.process(blank, i / 10).faces == []
+        retry.assert_not_called()

@@ -213,8 +213,7 @@ class _Analyser:
         self.models = self.models or ModelCache(max_models=1)  # one model at a time
         recognizer = self.models.recognizer(AnalysisSettings(
             model=spec.weights, max_faces=spec.max_faces,
-            detector=DetectorConfig(min_score=spec.min_score, min_face_size=spec.min_face_size,
-                                    margin_retry_side=0)))
+            detector=DetectorConfig(min_score=spec.min_score, min_face_size=spec.min_face_size)))
         threshold = spec.pipeline.uncertain_below
         if self.pipeline is None or old is None or replace(old.pipeline, uncertain_below=threshold) != spec.pipeline:
             self.pipeline = EmotionPipeline(recognizer, spec.pipeline)
