@@ -90,9 +90,8 @@ def grad_cam(classifier: EmotionClassifier, crop: np.ndarray, target: str | None
     """Heat map for `target` (default: the predicted emotion) on one aligned grey crop."""
     x = classifier.preprocess(crop[None] if crop.ndim == 2 else crop)[:1]
     if classifier.card.architecture.startswith(OCCLUSION_ARCHITECTURES):
-        logits = classifier.forward(x, tta="none")[0]
-        idx = target_index(classifier.labels, target, logits)
-        cam, method = occlusion_map(classifier, crop, idx), "occlusion"
+        logits, cam, idx = occlusion_map(classifier, crop, target)
+        method = "occlusion"
     elif "cam" in classifier.outputs:
         logits, cams = classifier.run(x, ("logits", "cam"))
         logits = logits[0]
@@ -115,22 +114,26 @@ def grad_cam(classifier: EmotionClassifier, crop: np.ndarray, target: str | None
                      {lab: float(p) for lab, p in zip(classifier.labels, probs)}, method)
 
 
-def occlusion_map(classifier: EmotionClassifier, crop: np.ndarray, idx: int, patch: int = 12,
-                  stride: int = 6) -> np.ndarray:
-    """(S, S) drop in class `idx`'s probability when a `patch`-pixel square of the crop is set to
-    the crop's mean grey, averaged over the squares covering each pixel."""
+def occlusion_map(classifier: EmotionClassifier, crop: np.ndarray, target: str | None = None,
+                  patch: int = 12, stride: int = 6) -> tuple[np.ndarray, np.ndarray, int]:
+    """(logits of the whole crop, (S, S) map, class index) like `torch_grad_cam`: the map is the
+    drop in `target`'s probability (default: the predicted emotion) when a `patch`-pixel square
+    of the crop is set to the crop's mean grey, averaged over the squares covering each pixel.
+    One batch: row 0 is the whole crop."""
     grey = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
     size = grey.shape[0]
     corners = [(y, x) for y in range(0, size - patch + 1, stride) for x in range(0, size - patch + 1, stride)]
     hidden = np.repeat(grey[None], len(corners) + 1, 0)
     for i, (y, x) in enumerate(corners, 1):
         hidden[i, y:y + patch, x:x + patch] = int(grey.mean())
-    probs = softmax(classifier.forward(classifier.preprocess(hidden), tta="none"), classifier.temperature)[:, idx]
+    logits = classifier.forward(classifier.preprocess(hidden), tta="none")
+    idx = target_index(classifier.labels, target, logits[0])
+    probs = softmax(logits, classifier.temperature)[:, idx]
     drop, cover = np.zeros((size, size), np.float32), np.zeros((size, size), np.float32)
     for (y, x), p in zip(corners, probs[1:]):
         drop[y:y + patch, x:x + patch] += probs[0] - p
         cover[y:y + patch, x:x + patch] += 1
-    return drop / np.maximum(cover, 1)
+    return logits[0], drop / np.maximum(cover, 1), idx
 
 
 def explain_face(classifier: EmotionClassifier, image: np.ndarray, face: Face,

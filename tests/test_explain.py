@@ -137,5 +137,6 @@ def test_a_vit_is_explained_by_occlusion_where_the_smile_is(crop):
     assert cam.heatmap.shape == crop.shape and cam.heatmap.max() == pytest.approx(1.0)
     rows = cam.heatmap.mean(1)
     assert rows[30:].mean() > 2 * rows[:18].mean()  # the mouth, not the forehead
-    drop = occlusion_map(vit, crop, vit.labels.index("happy"))
+    logits, drop, idx = occlusion_map(vit, crop, "happy")
+    assert vit.labels[idx] == "happy" and logits.shape == (len(vit.labels),)
     assert drop.max() > 0.05  # hiding the smile costs 'happy' real probability
