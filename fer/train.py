@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from fer.data.augment import degrade, head_turn_scale
+from fer.data.augment import FACE_STEPS, degrade, head_turn_scale
 from fer.data.datasets import FaceArrays
 from fer.models import create_model, get_spec
 from fer.weights import ModelCard
@@ -153,6 +153,7 @@ def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Te
 
     flip = torch.rand(b, generator=gen, device=dev) < 0.5
     x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    x = degrade(x, cfg.degrade, gen, FACE_STEPS)  # glasses on the eyes, before the warp moves them
     ang = u(b) * math.radians(cfg.rotate_deg)
     s = 1 + u(b) * cfg.scale
     t = u(b, 2) * cfg.shift * 2  # affine_grid coordinates span [-1, 1]

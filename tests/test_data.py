@@ -83,7 +83,7 @@ def test_ferplus_majority_and_votes(tmp_path):
 
 
 def test_ferplus_targets_keep_mask():
-    keep, soft = ferplus_targets(np.array([[0, 0, 0, 0, 0, 0, 0, 0, 0, 0]], float))
+    keep, _ = ferplus_targets(np.array([[0, 0, 0, 0, 0, 0, 0, 0, 0, 0]], float))
     assert not keep[0]
 
 
@@ -151,7 +151,7 @@ def test_pack_round_trip_with_ferplus_votes_and_chosen_splits(tmp_path):
     report = build_pack(tmp_path / "fer", tmp_path / "plus", out, ("Training", "PublicTest"))
     assert report["n"] == 4 and report["Training"]["matched"] == 3 and "PrivateTest" not in report
     train = load_pack(out, "Training")
-    assert len(train) == 3 and set(FER2013_LABELS[i] for i in train.labels) == {"happy"}
+    assert len(train) == 3 and {FER2013_LABELS[i] for i in train.labels} == {"happy"}
     assert np.abs(train.images.astype(int) - np.stack([_face(i) for i in range(3)])).mean() < 20  # JPEG
     plus = load_pack(out, "Training", "ferplus")
     assert len(plus) == 2 and plus.soft[:, FERPLUS_LABELS.index("happy")] == pytest.approx([1.0, 1.0])
@@ -209,7 +209,7 @@ def test_live_path_degradations_keep_shape_range_and_change_the_face():
     from fer.data import augment
 
     x = torch.rand(6, 1, 48, 48)
-    for step in augment.STEPS:
+    for step in augment.STEPS + augment.FACE_STEPS:
         y = step(x, torch.Generator().manual_seed(0))
         assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1, step.__name__
         assert not torch.allclose(y, x), step.__name__
@@ -218,3 +218,18 @@ def test_live_path_degradations_keep_shape_range_and_change_the_face():
     assert torch.equal(augment.degrade(x, 0.0, torch.Generator()), x)
     s = augment.head_turn_scale(1000, 0.3, torch.Generator().manual_seed(0), "cpu")
     assert 0.2 < (s > 1).float().mean() < 0.4 and s.max() <= 1.2
+
+
+def test_glasses_are_drawn_on_the_eyes_and_nowhere_near_the_mouth():
+    import torch
+
+    from fer.data import augment
+
+    x = torch.full((64, 1, 48, 48), 0.5)
+    y = augment.eyewear(x, torch.Generator().manual_seed(0))
+    changed = (y - x).abs()[:, 0] > 0.05
+    eye_row = round(augment.EYES_48[0][1])
+    assert changed[:, eye_row - 2:eye_row + 3].float().mean() > 0.2  # rims, lenses, bridge
+    assert not changed[:, 30:].any()  # the mouth and chin untouched
+    dark = (y[:, 0, eye_row, 14:17] < 0.3).all(1).float().mean()
+    assert 0.15 < dark < 0.55  # about a third are sunglasses

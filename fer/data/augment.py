@@ -2,10 +2,13 @@
 
 Training faces are clean studio-like crops; faces that reach the classifier from a webcam or a
 video file were found by MTCNN and aligned by `fer.align` from a moving, compressed, often dim
-frame. `degrade` applies, each with probability `p` per face: an occluder (a hand or phone: a smooth patch, mostly over the lower face or a side), motion blur,
-a lower resolution (the face was small), low light (gamma, gain, sensor noise) and JPEG-style
-8x8 block compression, in the order a camera would. `head_turn_scale` gives the horizontal squeeze of a turned head,
-for the training warp (`fer.train.augment`) to fold into its affine transform at no extra cost. Each step takes the faces it changes; input and output: (B, 1, H, W) floats in
+frame. `degrade` applies, each with probability `p` per face: an occluder (a hand or phone: a
+smooth patch, mostly over the lower face or a side), motion blur, a lower resolution (the face
+was small), low light (gamma, gain, sensor noise) and JPEG-style 8x8 block compression, in the
+order a camera would (`STEPS`, after the training warp); and glasses (`FACE_STEPS`, before it, so
+they sit on the eyes of the untransformed face). `head_turn_scale` gives the horizontal squeeze
+of a turned head, for the training warp (`fer.train.augment`) to fold into its affine transform
+at no extra cost. Each step takes the faces it changes; input and output: (B, 1, H, W) floats in
 [0, 1], H and W multiples of 8. The same on CPU and GPU.
 """
 
@@ -61,6 +64,51 @@ def occlude(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.where(inside[:, None], shade.clamp(0, 1)[:, None], x)
 
 
+# Where the eyes sit in a 48x48 FER-2013 face (fer.align.TEMPLATE_48, measured with MTCNN).
+EYES_48 = ((15.1, 18.3), (32.9, 18.3))
+
+
+def eyewear(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Glasses drawn on the eyes: thin frames (two rims, a bridge, the temples), a third of them
+    sunglasses with dark lenses. FER-2013 has few faces in glasses, and a model trained on it
+    reads glasses as a frown (most neutral wild photos it calls angry are men in glasses). Apply
+    before the training warp so the glasses turn and shift with the face."""
+    b, dev = x.shape[0], x.device
+    h, w = x.shape[-2:]
+    k = w / 48.0
+    yy = torch.arange(h, device=dev, dtype=torch.float32)[None, :, None]
+    xx = torch.arange(w, device=dev, dtype=torch.float32)[None, None, :]
+
+    def per_face(lo, hi):
+        return (lo + (hi - lo) * _u(gen, dev, b))[:, None, None]
+
+    cy = EYES_48[0][1] * k + per_face(-1.5, 1.5) * k
+    mid = 24.0 * k + per_face(-1.0, 1.0) * k
+    half = (EYES_48[1][0] - EYES_48[0][0]) / 2 * k * per_face(0.92, 1.08)
+    rx = per_face(5.5, 7.5) * k
+    ry = rx * per_face(0.6, 0.85)
+    rim = per_face(0.1, 0.6) * k  # frame half-thickness, pixels (plus a half-pixel ramp)
+    frame = torch.where(_u(gen, dev, b)[:, None, None] < 0.8, per_face(0.0, 0.2), per_face(0.6, 0.85))
+    # Soft (anti-aliased) masks: 1 inside, 0 outside, a one-pixel ramp between.
+    lens, ring = torch.zeros(b, h, w, device=dev), torch.zeros(b, h, w, device=dev)
+    for side in (-1, 1):
+        d = (((xx - (mid + side * half)) / rx) ** 2 + ((yy - cy) / ry) ** 2).sqrt()
+        lens = torch.maximum(lens, ((1 - d) * ry + 0.5).clamp(0, 1))
+        ring = torch.maximum(ring, (rim - (d - 1).abs() * ry + 0.5).clamp(0, 1))
+    bar = (rim - (yy - (cy - 0.3 * ry)).abs() + 0.5).clamp(0, 1)
+    inner = half - rx  # from the middle to each lens's inner edge
+    bars = bar * (((xx - mid).abs() <= inner) | ((xx - mid).abs() >= half + rx))  # bridge, temples
+    sun = (_u(gen, dev, b) < 1 / 3)[:, None, None]
+    dark = (per_face(0.03, 0.25) + 0.1 * (yy - cy) / h).clamp(0, 1)  # tinted lenses, lighter below
+    glare = per_face(0.0, 0.15)  # clear lenses reflect a little
+    out = x[:, 0]
+    seen = torch.where(sun, dark, out * (1 - glare) + glare)
+    out = out + lens * (seen - out)
+    edge = torch.maximum(ring, bars)
+    out = out + edge * (frame - out)
+    return out[:, None].clamp(0, 1)
+
+
 def motion_blur(x: torch.Tensor, gen: torch.Generator, size: int = 7) -> torch.Tensor:
     """Blur along a random line of 2 to `size` pixels (a moving head or camera)."""
     b, dev = x.shape[0], x.device
@@ -110,16 +158,17 @@ def jpeg(x: torch.Tensor, gen: torch.Generator, quality: tuple[int, int] = (10, 
     return ((y + 128) / 255).clamp(0, 1)
 
 
-def degrade(x: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
-    """Each live-path degradation with probability `p` per face, in camera order."""
+def degrade(x: torch.Tensor, p: float, gen: torch.Generator, steps=None) -> torch.Tensor:
+    """Each live-path degradation (`steps`, default STEPS) with probability `p` per face, in order."""
     if p <= 0:
         return x
     x = x.clone()
-    for step in STEPS:
+    for step in STEPS if steps is None else steps:
         idx = torch.nonzero(torch.rand(x.shape[0], generator=gen, device=x.device) < p)[:, 0]
         if len(idx):
             x[idx] = step(x[idx], gen)
     return x
 
 
-STEPS = (occlude, motion_blur, low_resolution, low_light, jpeg)
+STEPS = (occlude, motion_blur, low_resolution, low_light, jpeg)  # after the training warp
+FACE_STEPS = (eyewear,)  # before it: drawn where the eyes are, then turned with the face
