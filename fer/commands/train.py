@@ -145,7 +145,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--teacher-tta", default="flip", help="test-time augmentation of the teachers (computed once, cached)")
     p.add_argument("--teacher-cache", default=str(TEACHER_CACHE), help="where the teachers' outputs are cached")
     p.add_argument("--degrade", type=float, default=0.0,
-                   help="probability of each live-path degradation per face (head turn, occluder, motion "
+                   help="probability of each live-path degradation per face (head turn, glasses, occluder, motion "
                         "blur, low resolution, low light, JPEG; fer.data.augment)")
     d = TrainConfig()  # the defaults are the shipped model's recipe
     p.add_argument("--model", default=d.model)
