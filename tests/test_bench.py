@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import needs_fer2013
 
 from benchmarks.bench_pipeline import parse_faces, parse_sizes
 from benchmarks.pipeline_report import STAGES, RunSpec
@@ -142,3 +143,15 @@ def test_fer_bench_without_the_source_repository_says_where_it_is(monkeypatch, t
     assert cli.main(["bench", "--frames", "3", "--quick"]) == 2
     err = capsys.readouterr().err
     assert "ships with the source repository" in err and "unrecognized" not in err
+
+
+@needs_torch
+@needs_fer2013
+def test_glasses_benchmark_reports_the_default_with_and_without_glasses(tmp_path):
+    from benchmarks.glasses_robustness import main
+
+    out = tmp_path / "glasses.json"
+    assert main(["--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["n"] == 3589 and 0.6 < row["accuracy"] < 0.8
+    assert row["accuracy_with_glasses"] < row["accuracy"] and 0.01 < row["changed"] < 0.6
