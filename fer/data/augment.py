@@ -19,6 +19,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from fer.align import TEMPLATE_48
+
 # The JPEG standard's luminance quantisation table (quality 50).
 _JPEG_Q50 = torch.tensor([
     [16, 11, 10, 16, 24, 40, 51, 61], [12, 12, 14, 19, 26, 58, 60, 55],
@@ -64,8 +66,8 @@ def occlude(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.where(inside[:, None], shade.clamp(0, 1)[:, None], x)
 
 
-# Where the eyes sit in a 48x48 FER-2013 face (fer.align.TEMPLATE_48, measured with MTCNN).
-EYES_48 = ((15.1, 18.3), (32.9, 18.3))
+# Where the eyes sit in a 48x48 FER-2013 face: the alignment template's, measured with MTCNN.
+EYES_48 = tuple(tuple(float(v) for v in eye) for eye in TEMPLATE_48[:2].astype("float64").round(2))
 
 
 def eyewear(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
