@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from fer.data.locations import dataset_dir  # noqa: E402  (after the sys.path line above)
+from fer.data.locations import dataset_dir
 
 CLIPS = dataset_dir("clips")
 INTERVIEWS_PER_MONTH, INTERVIEW_S = 10_000, 60.0

@@ -14,7 +14,6 @@ import numpy as np
 from fer.data import FaceArrays
 
 
-
 def hog_features(images: np.ndarray) -> np.ndarray:
     """9 orientations, 8x8-pixel cells, 2x2-cell blocks: 900 numbers per 48x48 face.
 
@@ -46,7 +45,7 @@ class HogSvm:
                  intercept=self.intercept)
 
     @classmethod
-    def load(cls, path: str | Path) -> "HogSvm":
+    def load(cls, path: str | Path) -> HogSvm:
         z = np.load(path, allow_pickle=False)
         return cls(tuple(z["labels"].tolist()), z["mean"], z["scale"], z["coef"], z["intercept"])
 

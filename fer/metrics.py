@@ -87,7 +87,7 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple[
     all_idx = list(range(len(labels)))
     cm = confusion_matrix(y_true, y_pred, labels=all_idx)
     report = EvaluationReport(
-        n=int(len(y_true)),
+        n=len(y_true),
         accuracy=float(accuracy_score(y_true, y_pred)),
         macro_f1=float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
         weighted_f1=float(f1_score(y_true, y_pred, labels=present, average="weighted", zero_division=0)),

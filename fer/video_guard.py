@@ -60,7 +60,7 @@ FFMPEG_OPTIONS = {"protocol_whitelist": "file", "format_whitelist": FORMAT_WHITE
 SNIFF_BYTES = 4096
 
 _MP4_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"}
-_URL = re.compile(rb"^[a-z][a-z0-9+.-]{1,15}:", re.I)
+_URL = re.compile(rb"^[a-z][a-z0-9+.-]{1,15}:", re.IGNORECASE)
 
 
 def _opencv_options() -> str:

@@ -4,9 +4,8 @@ import numpy as np
 import pandas as pd
 
 from fer.labels import FER2013_LABELS
-from fer.results import FaceEmotion
+from fer.results import FaceEmotion, FrameResult
 from fer.timeline import TimelineBuilder
-from fer.results import FrameResult
 
 LABELS = FER2013_LABELS
 

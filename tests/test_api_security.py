@@ -24,9 +24,9 @@ from tests.conftest import CLIPS, ROOT, needs_clips
 pytest.importorskip("fastapi", reason="the api extra (fastapi, uvicorn, python-multipart) is not installed")
 httpx = pytest.importorskip("httpx", reason="httpx is not installed")
 
-from fer.api import ApiSettings  # noqa: E402
-from fer.api.jobs import INSTANCE, JOB_FILE, STOPPED, Job  # noqa: E402
-from fer.api.uploads import UPLOAD_NAME  # noqa: E402
+from fer.api import ApiSettings
+from fer.api.jobs import INSTANCE, JOB_FILE, STOPPED, Job
+from fer.api.uploads import UPLOAD_NAME
 
 CLIP = CLIPS / "fer_test_clip.mp4"
 GUARD_S = 120  # how long a test waits for something that must happen before it calls it a failure

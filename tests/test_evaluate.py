@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import CLIPS, FER2013, FERPLUS, WILD, needs_clips, needs_fer2013, needs_ferplus, needs_wild
+
 from fer.evaluate import detect_layout, load_eval_data
 from fer.labels import FER2013_LABELS, FERPLUS_LABELS
 

@@ -1,7 +1,17 @@
 import pytest
 
-from fer.labels import (ALIASES, COLORS_RGB, DISPLAY_NAMES, FER2013_LABELS, FERPLUS_LABELS, VALENCE,
-                        canonical_label, color_bgr, color_hex, color_rgb)
+from fer.labels import (
+    ALIASES,
+    COLORS_RGB,
+    DISPLAY_NAMES,
+    FER2013_LABELS,
+    FERPLUS_LABELS,
+    VALENCE,
+    canonical_label,
+    color_bgr,
+    color_hex,
+    color_rgb,
+)
 
 
 def test_fer2013_order_is_the_datasets():

@@ -1,8 +1,14 @@
 import numpy as np
 import pytest
 
-from fer.metrics import (NO_PREDICTION, classification_report, expected_calibration_error, fit_temperature,
-                         negative_log_likelihood, save_confusion_png)
+from fer.metrics import (
+    NO_PREDICTION,
+    classification_report,
+    expected_calibration_error,
+    fit_temperature,
+    negative_log_likelihood,
+    save_confusion_png,
+)
 
 LABELS = ("a", "b", "c")
 

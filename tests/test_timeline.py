@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from synthetic_faces import face, timeline
 
 from fer.labels import FER2013_LABELS
-from fer.timeline import (labels_of, person_series, plot_timeline_png, plotly_figure,
-                          track_ids, write_timeline)
-
-from synthetic_faces import face, timeline
+from fer.timeline import labels_of, person_series, plot_timeline_png, plotly_figure, track_ids, write_timeline
 
 LABELS = FER2013_LABELS
 

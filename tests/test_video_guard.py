@@ -11,10 +11,10 @@ from pathlib import Path
 import cv2
 import pytest
 
+from benchmarks.hostile_videos import concat_list, hls_playlist, mpegts_copy, small_video
 from fer.video import ContainerRefused, VideoError, iter_frames, probe_video
 from fer.video_guard import FFMPEG_OPTIONS, MATROSKA, MP4, check_video_file
 from tests.conftest import CLIPS, needs_clips
-from benchmarks.hostile_videos import concat_list, hls_playlist, mpegts_copy, small_video
 
 CLIP = CLIPS / "fer_test_clip.mp4"
 av = pytest.importorskip("av")
