@@ -29,6 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
+# After the sys.path line above, so that a checkout's fer is the one imported.
 from fer.data.locations import dataset_dir
 
 CLIPS = dataset_dir("clips")

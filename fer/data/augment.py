@@ -67,7 +67,7 @@ def occlude(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 # Where the eyes sit in a 48x48 FER-2013 face: the alignment template's, measured with MTCNN.
-EYES_48 = tuple(tuple(float(v) for v in eye) for eye in TEMPLATE_48[:2].astype("float64").round(2))
+EYES_48 = TEMPLATE_48[:2].astype(float).round(2).tolist()  # [[x, y] left, [x, y] right]
 
 
 def eyewear(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
