@@ -165,7 +165,7 @@ def test_pack_round_trip_with_ferplus_votes_and_chosen_splits(tmp_path):
 
 
 def test_joint_targets_mix_labels_votes_and_teachers():
-    from fer.data.targets import JOINT_LABELS, joint_targets, teacher_ensemble, validation_targets
+    from fer.data.targets import JOINT_LABELS, joint_targets, joint_teachers, validation_targets
 
     labels = np.array([3, 6])  # happy, neutral
     votes = np.zeros((2, 8), np.float32)
@@ -182,7 +182,14 @@ def test_joint_targets_mix_labels_votes_and_teachers():
         joint_targets(labels, votes)  # face 1 has no votes and there is no teacher
     p8 = np.zeros((1, 8), np.float32)
     p8[0, [3, 7]] = 0.5  # contempt is left out of the 7-class view and the rest renormalised
-    assert teacher_ensemble(np.eye(7, dtype=np.float32)[[6]], p8)[0, [3, 6]] == pytest.approx([0.5, 0.5])
+    t7, t8 = joint_teachers(np.eye(7, dtype=np.float32)[[6]], p8)
+    assert t7[0, [3, 6]] == pytest.approx([0.5, 0.5]) and t8[0, [3, 7]] == pytest.approx([0.5, 0.5])
+    q8 = np.zeros((1, 8), np.float32)
+    q8[0, 6] = 1.0  # a second FER+ teacher: each head averages the teachers that can speak for it
+    t7, t8 = joint_teachers(np.eye(7, dtype=np.float32)[[6]], p8, q8)
+    assert t7[0, [3, 6]] == pytest.approx([1 / 3, 2 / 3]) and t8[0, [3, 6, 7]] == pytest.approx([0.25, 0.5, 0.25])
+    with pytest.raises(ValueError, match="8-class"):
+        joint_teachers(np.eye(7, dtype=np.float32)[[6]])
     v = validation_targets(labels, votes)
     assert v[0, 3] == 1 and v[1, 6] == 1 and v[1, 7:].sum() == 0
 

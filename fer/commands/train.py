@@ -21,7 +21,7 @@ def _joint_data(args):
     from dataclasses import replace
 
     from fer.data.pack import build_pack, load_pack
-    from fer.data.targets import JOINT_LABELS, joint_targets, teacher_ensemble, validation_targets
+    from fer.data.targets import JOINT_LABELS, joint_targets, joint_teachers, validation_targets
     from fer.data.teacher import teacher_probs
 
     pack = Path(args.pack) if args.pack else JOINT_PACK
@@ -30,10 +30,9 @@ def _joint_data(args):
         print(f"building {pack} (FER-2013 + matched FER+ votes)", flush=True)
         build_pack(Path(args.data), Path(args.ferplus), pack, ("Training", "PublicTest"))
     train_set, val_set = load_pack(pack, "Training", "joint"), load_pack(pack, "PublicTest", "joint")
-    p7, p8 = (teacher_probs(train_set.images, name, tta=args.teacher_tta, cache_dir=args.teacher_cache)
-              for name in args.teachers)
-    soft = joint_targets(train_set.labels, train_set.soft, teacher_ensemble(p7, p8), p8, args.distill,
-                         args.label_smoothing)
+    t7, t8 = joint_teachers(*(teacher_probs(train_set.images, name, tta=args.teacher_tta,
+                                            cache_dir=args.teacher_cache) for name in args.teachers))
+    soft = joint_targets(train_set.labels, train_set.soft, t7, t8, args.distill, args.label_smoothing)
     return (replace(train_set, soft=soft, label_names=JOINT_LABELS),
             replace(val_set, soft=validation_targets(val_set.labels, val_set.soft), label_names=JOINT_LABELS))
 
@@ -50,6 +49,16 @@ def _distilled(train_set, args):
              for name in args.teachers]
     soft = distilled_targets(train_set.labels, teachers_fer2013(*probs), args.distill)
     return replace(train_set, soft=soft)
+
+
+def _teacher_labels(name: str) -> tuple[str, ...]:
+    """A teacher's classes, read from its model card (so a wrong mix fails before any work)."""
+    from fer.weights import ModelCard, card_path, weights_path
+
+    card = card_path(weights_path(name))
+    if not card.is_file():
+        raise ValueError(f"teacher {name!r}: no model card at {card}")
+    return tuple(ModelCard.read(card).labels)
 
 
 def _load_training_data(args):
@@ -91,8 +100,8 @@ def run(args) -> int:
         raise ValueError("--task joint trains on soft targets: --imbalance is not supported")
     if args.distill and args.task == "ferplus":
         raise ValueError("--distill needs --task fer2013 or joint")
-    if joint and len(args.teachers) != 2:
-        raise ValueError("--task joint needs two --teachers: a 7-class and an 8-class model")
+    if joint and not any(len(_teacher_labels(t)) == 8 for t in args.teachers):
+        raise ValueError("--task joint needs at least one 8-class (FER+) model among --teachers")
     distilled = not joint and args.distill > 0
     from fer.data.targets import head_sizes
 
@@ -140,8 +149,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--distill", type=float, default=0.0,
                    help="--task fer2013 or joint: the teachers' share of each target (0: labels only)")
     p.add_argument("--teachers", nargs="+", default=list(TEACHERS), metavar="W",
-                   help="names in weights/ or paths; --task joint: the 7-class and the 8-class teacher; "
-                        "--task fer2013: one or more, their FER-2013 distributions averaged")
+                   help="names in weights/ or paths, 7-class (FER-2013) or 8-class (FER+) models; their "
+                        "distributions are averaged per head (--task joint needs at least one 8-class one)")
     p.add_argument("--teacher-tta", default="flip", help="test-time augmentation of the teachers (computed once, cached)")
     p.add_argument("--teacher-cache", default=str(TEACHER_CACHE), help="where the teachers' outputs are cached")
     p.add_argument("--degrade", type=float, default=0.0,

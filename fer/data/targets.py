@@ -30,11 +30,6 @@ def ferplus_to_fer2013(p8: np.ndarray) -> np.ndarray:
     return (p7 / np.maximum(p7.sum(1, keepdims=True), 1e-12)).astype(np.float32)
 
 
-def teacher_ensemble(p_fer2013: np.ndarray, p_ferplus: np.ndarray) -> np.ndarray:
-    """The mean of the FER-2013 model's and the FER+ model's (mapped to 7 classes) distributions."""
-    return ((np.asarray(p_fer2013, np.float32) + ferplus_to_fer2013(p_ferplus)) / 2).astype(np.float32)
-
-
 def teachers_fer2013(*probs: np.ndarray) -> np.ndarray:
     """The mean of teachers' distributions over the 7 FER-2013 classes (an 8-class FER+ teacher
     without contempt, renormalised)."""
@@ -42,6 +37,17 @@ def teachers_fer2013(*probs: np.ndarray) -> np.ndarray:
     if not probs or any(p.shape[1] not in (k7, k8) for p in probs):
         raise ValueError(f"teachers must give {k7} (FER-2013) or {k8} (FER+) classes")
     return np.mean([p if p.shape[1] == k7 else ferplus_to_fer2013(p) for p in probs], 0).astype(np.float32)
+
+
+def joint_teachers(*probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The joint recipe's two teacher distributions from any mix of 7-class (FER-2013) and 8-class
+    (FER+) teachers: every teacher's mean over the 7 FER-2013 classes, and the FER+ teachers'
+    mean over the 8 FER+ classes (at least one is needed: faces without votes take it alone)."""
+    k8 = len(FERPLUS_LABELS)
+    p8 = [np.asarray(p, np.float32) for p in probs if p.shape[1] == k8]
+    if not p8:
+        raise ValueError(f"the joint recipe needs at least one {k8}-class (FER+) teacher")
+    return teachers_fer2013(*probs), np.mean(p8, 0).astype(np.float32)
 
 
 def distilled_targets(labels: np.ndarray, teacher: np.ndarray, distill: float) -> np.ndarray:
