@@ -128,6 +128,11 @@ def screenshot(p, name: str) -> None:
     Image.open(path).convert("RGB").quantize(256).save(path, optimize=True)
 
 
+def script_finished(p, timeout_ms: int = 120_000) -> None:
+    """Until Streamlit's "Running..." indicator has gone: every element of this run is on the page."""
+    p.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=timeout_ms)
+
+
 def in_view(box: dict | None, height: int) -> bool:
     return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height
 
@@ -188,6 +193,10 @@ def test_example_video_in_the_video_tab(page):
     p.get_by_role("tab", name="Video file").click()
     p.get_by_role("button", name="Analyse the example video").click()
     p.get_by_text("Processed ").first.wait_for(timeout=240_000)
+    # Streamlit sends the results element by element: under load the chart can be on the page
+    # while the headings below it are still on their way, so wait for the script's run to end.
+    p.get_by_text(re.compile(r"Person \d+ · mostly ")).first.wait_for(timeout=60_000)
+    script_finished(p)
     chart = p.locator('.js-plotly-plot:visible').last
     chart.wait_for(timeout=60_000)
     lanes = chart.evaluate("""g => { const out = {};
