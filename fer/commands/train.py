@@ -100,7 +100,9 @@ def run(args) -> int:
         raise ValueError("--task joint trains on soft targets: --imbalance is not supported")
     if args.distill and args.task == "ferplus":
         raise ValueError("--distill needs --task fer2013 or joint")
-    if joint and not any(len(_teacher_labels(t)) == 8 for t in args.teachers):
+    from fer.labels import FERPLUS_LABELS
+
+    if joint and not any(len(_teacher_labels(t)) == len(FERPLUS_LABELS) for t in args.teachers):
         raise ValueError("--task joint needs at least one 8-class (FER+) model among --teachers")
     distilled = not joint and args.distill > 0
     from fer.data.targets import head_sizes
