@@ -315,6 +315,14 @@ def weights_path(name_or_path: str | Path) -> Path:
     return WEIGHTS_DIR / f"{name_or_path}.safetensors"
 
 
+def card_of(name_or_path: str | Path) -> ModelCard:
+    """The model card beside a shipped name or weights path; a clear error where there is none."""
+    path = card_path(weights_path(name_or_path))
+    if not path.is_file():
+        raise FileNotFoundError(f"no model card for {str(name_or_path)!r} at {path}")
+    return ModelCard.read(path)
+
+
 def default_weights() -> Path:
     return weights_path(DEFAULT_WEIGHTS)
 

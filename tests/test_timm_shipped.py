@@ -13,11 +13,11 @@ from conftest import ROOT
 from PIL import Image
 
 from fer.labels import FER2013_LABELS
-from fer.weights import ModelCard, card_path, list_weights, weights_path
+from fer.weights import card_of, list_weights
 
 TIMM_ARCHITECTURES = {"vit_s4", "vit_s8", "effnet_b0"}  # fer.models.timm_nets
 SHIPPED_TIMM = sorted(n for n in list_weights()
-                      if ModelCard.read(card_path(weights_path(n))).architecture in TIMM_ARCHITECTURES)
+                      if card_of(n).architecture in TIMM_ARCHITECTURES)
 
 
 def png(rgb) -> bytes:
@@ -27,7 +27,7 @@ def png(rgb) -> bytes:
 
 
 def test_a_vit_and_an_efficientnet_ship():
-    kinds = {ModelCard.read(card_path(weights_path(n))).architecture.split("_")[0] for n in SHIPPED_TIMM}
+    kinds = {card_of(n).architecture.split("_")[0] for n in SHIPPED_TIMM}
     assert kinds == {"vit", "effnet"}, f"timm networks in weights/: {SHIPPED_TIMM}"
 
 

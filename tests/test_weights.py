@@ -14,6 +14,7 @@ from fer.weights import (
     Calibration,
     ModelCard,
     SplitMetrics,
+    card_of,
     card_path,
     list_weights,
     metric_key,
@@ -36,7 +37,7 @@ def test_card_round_trips_the_json_unchanged(name, tmp_path):
 
 
 def test_typed_fields_and_metric_accessor():
-    card = ModelCard.read(card_path(weights_path("joint_resnet_m")))
+    card = card_of("joint_resnet_m")
     raw = json.loads(card_path(weights_path("joint_resnet_m")).read_text())
     assert card.architecture == "resnet_m" and card.input_size == 48 and card.mean == (0.5,)
     assert card.temperature == raw["calibration"]["temperature"] != 1.0
@@ -47,7 +48,7 @@ def test_typed_fields_and_metric_accessor():
 
 
 def test_with_methods_return_new_cards():
-    card = ModelCard.read(card_path(weights_path("fer2013_cnn_small")))
+    card = card_of("fer2013_cnn_small")
     before = card.to_dict()
     m = SplitMetrics(n=10, accuracy=0.5, macro_f1=0.4, weighted_f1=0.45)
     new = card.with_metrics({metric_key("PrivateTest", "flip"): m}, data="toy").with_calibration(Calibration(0.9))
@@ -57,8 +58,16 @@ def test_with_methods_return_new_cards():
     assert "fitted_on" not in new.to_dict()["calibration"]  # unset fields are left out
 
 
+def test_card_of_a_name_without_a_card_says_where_it_looked(tmp_path):
+    w = tmp_path / "orphan.safetensors"
+    w.write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match=r"no model card for .*orphan\.json"):
+        card_of(w)
+    assert card_of(DEFAULT_WEIGHTS) == ModelCard.read(card_path(weights_path(DEFAULT_WEIGHTS)))
+
+
 def test_unknown_card_keys_are_refused():
-    d = ModelCard.read(card_path(weights_path("fer2013_cnn_small"))).to_dict()
+    d = card_of("fer2013_cnn_small").to_dict()
     with pytest.raises(ValueError, match="unknown keys: colour_space"):
         ModelCard.from_dict({**d, "colour_space": "rgb"})
 
@@ -75,7 +84,7 @@ def test_card_records_the_shipped_graph(name):
 
 
 def test_weights_module_imports_no_torch():
-    code = ("import sys, fer.weights as w; [w.ModelCard.read(w.card_path(w.weights_path(n))) "
+    code = ("import sys, fer.weights as w; [w.card_of(n) "
             "for n in w.list_weights()]; assert 'torch' not in sys.modules")
     r = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

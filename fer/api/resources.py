@@ -5,12 +5,12 @@ Runtime sessions and MTCNN hold no per-call state)."""
 from __future__ import annotations
 
 from fer.api.errors import ApiError
-from fer.weights import DEFAULT_WEIGHTS, ModelCard, card_path, list_weights, weights_path
+from fer.weights import DEFAULT_WEIGHTS, card_of, list_weights
 
 
 def model_info(name: str) -> dict:
     """What GET /v1/models says about a model: its classes and test accuracy from its card."""
-    card = ModelCard.read(card_path(weights_path(name)))
+    card = card_of(name)
     accuracy = {key: m.accuracy for key, m in card.metrics.items()}  # keys: fer.weights.metric_key
     return {"name": name, "default": name == DEFAULT_WEIGHTS, "description": card.description,
             "architecture": card.architecture, "classes": list(card.labels),

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 
 from fer.labels import DATASET_NAMES, dataset_of, display_name
-from fer.weights import ModelCard, card_path, weights_path
+from fer.weights import card_of
 
 REPOSITORY_SETTING = "repository_url"  # Streamlit secret, or FER_REPOSITORY_URL: where the full card is linked
 CARD_IN_REPOSITORY = "blob/main/weights/MODEL_CARD.md"
@@ -75,7 +75,7 @@ def model_title(name: str) -> str:
 
 
 def model_about(name: str) -> ModelAbout:
-    card = ModelCard.read(card_path(weights_path(name)))
+    card = card_of(name)
     dataset = DATASET_NAMES[dataset_of(card.labels)]
     live = card.metric("PrivateTest")
     recall = sorted((live.per_class_recall if live else {}).items(), key=lambda kv: -kv[1])

@@ -38,9 +38,9 @@ def write_onnx(weights: Path):
     """Export the graph beside `weights` and record it in the card there; returns the new card."""
     from fer.models.export import export_onnx
     from fer.models.state import load_model
-    from fer.weights import ModelCard, card_path, onnx_path
+    from fer.weights import card_of, card_path, onnx_path
 
-    card = ModelCard.read(card_path(weights))
+    card = card_of(weights)
     model = load_model(card.architecture, len(card.labels), weights)
     card = card.with_onnx(export_onnx(model, card, weights, onnx_path(weights)))
     card.write(card_path(weights))
@@ -53,9 +53,9 @@ def write_int8(weights: Path, data: str | None):
     from fer.evaluate import load_eval_data
     from fer.labels import dataset_of
     from fer.models.quantize import quantize_weights
-    from fer.weights import ModelCard, card_path
+    from fer.weights import card_of, card_path
 
-    card = ModelCard.read(card_path(weights))
+    card = card_of(weights)
     data = data or str(DEFAULT_DATA / dataset_of(card.labels))
     try:
         train = load_eval_data(data, "Training", card.labels)[0]
@@ -73,9 +73,9 @@ def write_int8(weights: Path, data: str | None):
 
 
 def drop_int8(weights: Path) -> None:
-    from fer.weights import ModelCard, card_path, int8_path
+    from fer.weights import card_of, card_path, int8_path
 
-    card = ModelCard.read(card_path(weights))
+    card = card_of(weights)
     int8_path(weights, card).unlink(missing_ok=True)
     card.with_int8(None).write(card_path(weights))
 

@@ -53,12 +53,12 @@ def _distilled(train_set, args):
 
 def _teacher_labels(name: str) -> tuple[str, ...]:
     """A teacher's classes, read from its model card (so a wrong mix fails before any work)."""
-    from fer.weights import ModelCard, card_path, weights_path
+    from fer.weights import card_of
 
-    card = card_path(weights_path(name))
-    if not card.is_file():
-        raise ValueError(f"teacher {name!r}: no model card at {card}")
-    return tuple(ModelCard.read(card).labels)
+    try:
+        return tuple(card_of(name).labels)
+    except FileNotFoundError as e:
+        raise ValueError(f"teacher: {e}") from e
 
 
 def _load_training_data(args):

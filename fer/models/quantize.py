@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fer.weights import Int8Info, ModelCard, OnnxInfo, card_path, int8_path, sha256_of
+from fer.weights import Int8Info, OnnxInfo, card_of, int8_path, sha256_of
 
 CALIBRATION_FACES = 512
 
@@ -112,7 +112,7 @@ def quantize_weights(weights: str | Path, train, val, val_split: str = "PublicTe
     from fer.models.state import load_model
 
     weights = Path(weights)
-    card = ModelCard.read(card_path(weights))
+    card = card_of(weights)
     model = load_model(card.architecture, len(card.labels), weights)
     n = min(CALIBRATION_FACES, len(train))
     calib = train.images[np.random.default_rng(seed).choice(len(train), n, replace=False)]
