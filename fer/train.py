@@ -66,6 +66,9 @@ class TrainConfig:
     # recipe, or the FER-2013 task with soft targets (labels mixed with the teachers' distributions).
     distill: float = 0.0
     teachers: tuple[str, ...] = ()  # their names, for the card
+    # Joint recipe: "all" teachers shape the FER-2013 head's target (FER+ ones over 7 classes), or
+    # "own": only the 7-class ones where there are any (fer.data.targets.joint_teachers).
+    teacher_heads: str = "all"
     degrade: float = 0.0  # probability of each live-path degradation per face (fer.data.augment)
 
 

@@ -188,6 +188,12 @@ def test_joint_targets_mix_labels_votes_and_teachers():
     q8[0, 6] = 1.0  # a second FER+ teacher: each head averages the teachers that can speak for it
     t7, t8 = joint_teachers(np.eye(7, dtype=np.float32)[[6]], p8, q8)
     assert t7[0, [3, 6]] == pytest.approx([1 / 3, 2 / 3]) and t8[0, [3, 6, 7]] == pytest.approx([0.25, 0.5, 0.25])
+    t7, t8 = joint_teachers(np.eye(7, dtype=np.float32)[[6]], p8, q8, heads="own")
+    assert t7[0, 6] == 1 and t8[0, [3, 6, 7]] == pytest.approx([0.25, 0.5, 0.25])  # FER+ ones: their head only
+    t7, _ = joint_teachers(p8, q8, heads="own")  # no 7-class teacher: the FER+ ones speak for both heads
+    assert t7[0, [3, 6]] == pytest.approx([0.5, 0.5])
+    with pytest.raises(ValueError, match="heads"):
+        joint_teachers(p8, heads="mine")
     with pytest.raises(ValueError, match="8-class"):
         joint_teachers(np.eye(7, dtype=np.float32)[[6]])
     v = validation_targets(labels, votes)

@@ -31,7 +31,8 @@ def _joint_data(args):
         build_pack(Path(args.data), Path(args.ferplus), pack, ("Training", "PublicTest"))
     train_set, val_set = load_pack(pack, "Training", "joint"), load_pack(pack, "PublicTest", "joint")
     t7, t8 = joint_teachers(*(teacher_probs(train_set.images, name, tta=args.teacher_tta,
-                                            cache_dir=args.teacher_cache) for name in args.teachers))
+                                            cache_dir=args.teacher_cache) for name in args.teachers),
+                            heads=args.teacher_heads)
     soft = joint_targets(train_set.labels, train_set.soft, t7, t8, args.distill, args.label_smoothing)
     return (replace(train_set, soft=soft, label_names=JOINT_LABELS),
             replace(val_set, soft=validation_targets(val_set.labels, val_set.soft), label_names=JOINT_LABELS))
@@ -116,6 +117,7 @@ def run(args) -> int:
         seed=args.seed, device=args.device, init=args.init, degrade=args.degrade,
         heads=head_sizes() if joint else None, distill=args.distill,
         teachers=tuple(args.teachers) if args.distill else (),
+        teacher_heads=args.teacher_heads if joint and args.distill else "all",
     )
     if not args.quiet:  # the per-epoch lines are fer.train's log; show them unless asked not to
         import logging
@@ -153,6 +155,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--teachers", nargs="+", default=list(TEACHERS), metavar="W",
                    help="names in weights/ or paths, 7-class (FER-2013) or 8-class (FER+) models; their "
                         "distributions are averaged per head (--task joint needs at least one 8-class one)")
+    p.add_argument("--teacher-heads", choices=["all", "own"], default="all",
+                   help="--task joint: the FER-2013 head's target averages all teachers over its 7 classes, "
+                        "or only the 7-class ones (own); the FER+ head always takes the 8-class ones")
     p.add_argument("--teacher-tta", default="flip", help="test-time augmentation of the teachers (computed once, cached)")
     p.add_argument("--teacher-cache", default=str(TEACHER_CACHE), help="where the teachers' outputs are cached")
     p.add_argument("--degrade", type=float, default=0.0,

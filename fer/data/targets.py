@@ -39,15 +39,23 @@ def teachers_fer2013(*probs: np.ndarray) -> np.ndarray:
     return np.mean([p if p.shape[1] == k7 else ferplus_to_fer2013(p) for p in probs], 0).astype(np.float32)
 
 
-def joint_teachers(*probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+TEACHER_HEADS = ("all", "own")
+
+
+def joint_teachers(*probs: np.ndarray, heads: str = "all") -> tuple[np.ndarray, np.ndarray]:
     """The joint recipe's two teacher distributions from any mix of 7-class (FER-2013) and 8-class
-    (FER+) teachers: every teacher's mean over the 7 FER-2013 classes, and the FER+ teachers'
-    mean over the 8 FER+ classes (at least one is needed: faces without votes take it alone)."""
-    k8 = len(FERPLUS_LABELS)
+    (FER+) teachers: the FER+ teachers' mean over the 8 FER+ classes (at least one is needed: faces
+    without votes take it alone), and over the 7 FER-2013 classes the mean of every teacher
+    (`heads="all"`) or of the 7-class ones only (`"own"`, where there are any), so that the FER-2013
+    head can learn FER-2013's own way of labelling while the FER+ head learns the voters'."""
+    if heads not in TEACHER_HEADS:
+        raise ValueError(f"heads must be one of {TEACHER_HEADS}, not {heads!r}")
+    k7, k8 = len(FER2013_LABELS), len(FERPLUS_LABELS)
     p8 = [np.asarray(p, np.float32) for p in probs if p.shape[1] == k8]
     if not p8:
         raise ValueError(f"the joint recipe needs at least one {k8}-class (FER+) teacher")
-    return teachers_fer2013(*probs), np.mean(p8, 0).astype(np.float32)
+    p7 = [p for p in probs if p.shape[1] == k7]
+    return teachers_fer2013(*(p7 if heads == "own" and p7 else probs)), np.mean(p8, 0).astype(np.float32)
 
 
 def distilled_targets(labels: np.ndarray, teacher: np.ndarray, distill: float) -> np.ndarray:
