@@ -155,7 +155,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--teachers", nargs="+", default=list(TEACHERS), metavar="W",
                    help="names in weights/ or paths, 7-class (FER-2013) or 8-class (FER+) models; their "
                         "distributions are averaged per head (--task joint needs at least one 8-class one)")
-    p.add_argument("--teacher-heads", choices=["all", "own"], default="all",
+    from fer.data.targets import TEACHER_HEADS  # numpy only: cheap at parser time
+
+    p.add_argument("--teacher-heads", choices=TEACHER_HEADS, default=TEACHER_HEADS[0],
                    help="--task joint: the FER-2013 head's target averages all teachers over its 7 classes, "
                         "or only the 7-class ones (own); the FER+ head always takes the 8-class ones")
     p.add_argument("--teacher-tta", default="flip", help="test-time augmentation of the teachers (computed once, cached)")
