@@ -52,16 +52,6 @@ def _distilled(train_set, args):
     return replace(train_set, soft=soft)
 
 
-def _teacher_labels(name: str) -> tuple[str, ...]:
-    """A teacher's classes, read from its model card (so a wrong mix fails before any work)."""
-    from fer.weights import card_of
-
-    try:
-        return tuple(card_of(name).labels)
-    except FileNotFoundError as e:
-        raise ValueError(f"teacher: {e}") from e
-
-
 def _load_training_data(args):
     """Train/validation arrays for the task (`--distill`: with the teachers' soft targets)."""
     if args.task == "joint":
@@ -102,8 +92,11 @@ def run(args) -> int:
     if args.distill and args.task == "ferplus":
         raise ValueError("--distill needs --task fer2013 or joint")
     from fer.labels import FERPLUS_LABELS
+    from fer.weights import card_of
 
-    if joint and not any(len(_teacher_labels(t)) == len(FERPLUS_LABELS) for t in args.teachers):
+    # The teachers' classes from their cards, so a wrong mix fails before any work (a teacher
+    # without a card is a FileNotFoundError, which the CLI reports like a ValueError).
+    if joint and not any(len(card_of(t).labels) == len(FERPLUS_LABELS) for t in args.teachers):
         raise ValueError("--task joint needs at least one 8-class (FER+) model among --teachers")
     distilled = not joint and args.distill > 0
     from fer.data.targets import head_sizes
