@@ -29,19 +29,23 @@ CACHE = Path.home() / ".cache" / "fer-runs"
 
 
 def wild_crops(wild: Path, cache: Path = CACHE / "wild_dev_crops.npz"):
-    """The wild dev photos as aligned 48x48 crops (MTCNN's most confident face), cached."""
+    """The wild dev photos as aligned 48x48 crops (MTCNN's most confident face) with their file
+    names, cached (a cache from before the names were kept is rebuilt)."""
     from fer.data import FaceArrays
     from fer.labels import FER2013_LABELS
 
     if cache.is_file():
         z = np.load(cache)
-        return FaceArrays(z["images"], z["labels"], FER2013_LABELS, no_face=z["no_face"])
+        if "names" in z:
+            return FaceArrays(z["images"], z["labels"], FER2013_LABELS, names=z["names"].tolist(),
+                              no_face=z["no_face"])
     from fer.detection import FaceDetector
     from fer.evaluate import detecting_reader, load_eval_data
 
     faces, _ = load_eval_data(wild, "PrivateTest", FER2013_LABELS, detecting_reader(FaceDetector()))
     cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, images=faces.images, labels=faces.labels, no_face=faces.no_face)
+    np.savez(cache, images=faces.images, labels=faces.labels, names=np.array(faces.names),
+             no_face=faces.no_face)
     return faces
 
 
