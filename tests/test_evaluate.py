@@ -185,6 +185,23 @@ def test_selection_rule_takes_the_best_mean_f1_that_loses_no_domain_by_more_than
         select_default(rows, "missing")
 
 
+def test_the_real_clips_can_veto_a_candidate_but_never_choose_one():
+    """Unlabelled clips: a candidate that shows more face-frames as a negative emotion than today's
+    default (by more than a point) is not eligible, however it scores; fewer never earns a win."""
+    from fer.commands.compare import select_default
+
+    def row(name, f1, negative):
+        return {"model": name, **{d: {"accuracy": 0.7, "macro_f1": f1} for d in ("fer2013", "ferplus", "wild")},
+                "clips": {"negative_share": negative}}
+
+    today, gloomier, calmer = row("today", 0.60, 0.13), row("gloomier", 0.62, 0.19), row("calmer", 0.59, 0.02)
+    sel = select_default([today, gloomier, calmer], "today")
+    assert sel["winner"] == "today" and "gloomier" not in sel["eligible"] and "calmer" in sel["eligible"]
+    assert select_default([today, row("alike", 0.62, 0.14)], "today")["winner"] == "alike"  # within a point
+    no_clips = {k: v for k, v in gloomier.items() if k != "clips"}
+    assert select_default([today, no_clips], "today")["winner"] == "gloomier"  # nothing to veto with
+
+
 def test_seven_class_view_leaves_contempt_out():
     from fer.ensemble import seven_class_view
     from fer.labels import FER2013_LABELS, FERPLUS_LABELS
