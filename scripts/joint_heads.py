@@ -49,16 +49,37 @@ def wild_crops(wild: Path, cache: Path = CACHE / "wild_dev_crops.npz"):
     return faces
 
 
+def selection_domains(wild: Path) -> dict:
+    """The selection data, by yardstick domain, in FER2013_LABELS: FER-2013 PublicTest, FER+
+    PublicTest (the seven shared classes) and the wild dev photos' crops."""
+    from fer.commands.compare import DOMAINS
+    from fer.data.locations import dataset_dir
+    from fer.evaluate import load_eval_data
+    from fer.labels import FER2013_LABELS
+
+    return dict(zip(DOMAINS, (
+        load_eval_data(dataset_dir("fer2013"), "PublicTest", FER2013_LABELS)[0],
+        load_eval_data(dataset_dir("ferplus"), "PublicTest", FER2013_LABELS)[0],
+        wild_crops(wild),
+    )))
+
+
+def figures(report) -> dict:
+    """One domain's cell of a table row."""
+    return {"accuracy": round(report.accuracy, 4), "macro_f1": round(report.macro_f1, 4), "n": report.n}
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
     from fer.classifier import EmotionClassifier
-    from fer.commands.compare import DOMAINS, domain_report, select_default
+    from fer.commands.compare import domain_report, select_default
     from fer.data.locations import dataset_dir
-    from fer.evaluate import load_eval_data, predictions_report
+    from fer.evaluate import predictions_report
     from fer.labels import FER2013_LABELS
     from fer.models.heads import blend_logits
     from fer.models.state import load_model
+    from fer.train import predict_logits
     from fer.weights import DEFAULT_WEIGHTS, ModelCard
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -74,25 +95,16 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model(card.architecture, sum(heads), run / "best.safetensors")
     torch.set_num_threads(torch.get_num_threads())
 
-    def logits(images: np.ndarray) -> torch.Tensor:
-        x = (torch.from_numpy(images).float()[:, None] / 255 - card.mean[0]) / card.std[0]
-        with torch.inference_mode():
-            return torch.cat([model(x[i : i + 512]) for i in range(0, len(x), 512)])
-
-    domains = dict(zip(DOMAINS, (
-        load_eval_data(dataset_dir("fer2013"), "PublicTest", FER2013_LABELS)[0],
-        load_eval_data(dataset_dir("ferplus"), "PublicTest", FER2013_LABELS)[0],
-        wild_crops(Path(args.wild)),
-    )))
+    domains = selection_domains(Path(args.wild))
 
     def scored(reports) -> dict:
-        return {d: {"accuracy": round(r.accuracy, 4), "macro_f1": round(r.macro_f1, 4), "n": r.n}
-                for d, r in reports.items()}
+        return {d: figures(r) for d, r in reports.items()}
 
     base = EmotionClassifier(args.default)
     rows = [{"model": args.default, **scored({d: domain_report(base, f, seven=True) for d, f in domains.items()})}]
     print(json.dumps(rows[0]), flush=True)
-    z = {d: logits(f.images) for d, f in domains.items()}
+    cpu = torch.device("cpu")
+    z = {d: torch.from_numpy(predict_logits(model, f.images, card.mean, card.std, cpu)) for d, f in domains.items()}
     for w in args.grid:
         preds = {d: blend_logits(z[d], heads, w).argmax(1).numpy() for d in domains}
         row = {"model": f"blend:{w}", "weight_fer2013_head": w,

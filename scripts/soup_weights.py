@@ -92,15 +92,16 @@ def write_run(out: Path, ingredients: list[str], cards: list, states: list[dict]
 
 def main(argv: list[str] | None = None) -> int:
     import torch
-    from joint_heads import wild_crops
+    from joint_heads import figures, selection_domains
 
     from fer.classifier import EmotionClassifier
-    from fer.commands.compare import DOMAINS, domain_report, select_default
+    from fer.commands.compare import domain_report, select_default
     from fer.data.locations import dataset_dir
-    from fer.evaluate import load_eval_data, predictions_report
+    from fer.evaluate import predictions_report
     from fer.labels import FER2013_LABELS
     from fer.models.registry import create_model
     from fer.models.state import load_state
+    from fer.train import predict_logits
     from fer.weights import DEFAULT_WEIGHTS, card_of, weights_path
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -124,27 +125,16 @@ def main(argv: list[str] | None = None) -> int:
         raise ValueError("the ingredients must share one architecture and normalisation")
     states = [seven_class_state(load_state(weights_path(i)), c.labels) for i, c in zip(args.ingredients, cards)]
     model = create_model(cards[0].architecture, len(FER2013_LABELS)).eval()
-    mean, std = cards[0].mean[0], cards[0].std[0]
+    mean, std = cards[0].mean, cards[0].std
 
-    domains = dict(zip(DOMAINS, (
-        load_eval_data(dataset_dir("fer2013"), "PublicTest", FER2013_LABELS)[0],
-        load_eval_data(dataset_dir("ferplus"), "PublicTest", FER2013_LABELS)[0],
-        wild_crops(Path(args.wild)),
-    )))
-    inputs = {d: (torch.from_numpy(f.images).float()[:, None] / 255 - mean) / std for d, f in domains.items()}
-
-    def figures(r) -> dict:
-        return {"accuracy": round(r.accuracy, 4), "macro_f1": round(r.macro_f1, 4), "n": r.n}
+    domains = selection_domains(Path(args.wild))
+    cpu = torch.device("cpu")
 
     def scored(weights: tuple[float, ...]) -> dict:
         model.load_state_dict(average(states, weights))
-        row = {}
-        for d, f in domains.items():
-            with torch.inference_mode():
-                x = inputs[d]
-                pred = torch.cat([model(x[i : i + 512]) for i in range(0, len(x), 512)]).argmax(1).numpy()
-            row[d] = figures(predictions_report(f, FER2013_LABELS, pred))
-        return row
+        return {d: figures(predictions_report(f, FER2013_LABELS,
+                                              predict_logits(model, f.images, mean, std, cpu).argmax(1)))
+                for d, f in domains.items()}
 
     base = EmotionClassifier(args.default, precision="float")
     rows = [{"model": args.default, **{d: figures(domain_report(base, f, seven=True)) for d, f in domains.items()}}]

@@ -42,6 +42,7 @@ def frozen_outputs(name: str, images: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
     from fer.labels import FER2013_LABELS
     from fer.models.state import load_model
+    from fer.train import predict_logits
     from fer.weights import card_of, weights_path
 
     card = card_of(name)
@@ -49,12 +50,10 @@ def frozen_outputs(name: str, images: np.ndarray) -> tuple[np.ndarray, np.ndarra
     final = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
     seen: list[torch.Tensor] = []
     hook = final.register_forward_hook(lambda _m, inputs, _out: seen.append(inputs[0]))
-    x = (torch.from_numpy(images).float()[:, None] / 255 - card.mean[0]) / card.std[0]
-    with torch.inference_mode():
-        logits = torch.cat([model(x[i : i + 512]) for i in range(0, len(x), 512)])
+    logits = predict_logits(model, images, card.mean, card.std, torch.device("cpu"))
     hook.remove()
     seven = [card.labels.index(label) for label in FER2013_LABELS]
-    return torch.cat(seen).numpy(), logits[:, seven].numpy()
+    return torch.cat(seen).numpy(), logits[:, seven]
 
 
 def _fit(x: np.ndarray, y: np.ndarray, c: float):
